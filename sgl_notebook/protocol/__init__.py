@@ -1,0 +1,1 @@
+"""Pure, stdlib-only protocol pieces: SSE framing, SGLang's log-line formats and parsers."""
