@@ -1,1 +1,38 @@
+"""Live scheduler stats: log lines -> typed records -> a bounded series -> pandas / plots.
 
+>>> from sgl_notebook.stats import parse_line, ServerStats, from_log
+>>> parse_line("[2025-07-28 04:59:51] Decode batch. #running-req: 2, #token: 90, "
+...            "token usage: 0.01, cuda graph: False, gen throughput (token/s): 41.20, "
+...            "#queue-req: 0, ").gen_throughput
+41.2
+
+``ServerStats`` is what a launched server carries as ``server.stats`` (fed by its log pump);
+``from_log(path)`` rebuilds the same series from a saved log; ``MetricsScraper`` adds TTFT and
+inter-token latency from ``/metrics``. Stdlib only at import; pandas, httpx and
+prometheus_client are imported when used.
+"""
+
+from __future__ import annotations
+
+from sgl_notebook.stats.metrics import MetricsSample, MetricsScraper
+from sgl_notebook.stats.records import (
+    AccessLine,
+    LogRecord,
+    PhaseRecord,
+    SchedulerStats,
+    parse_line,
+)
+from sgl_notebook.stats.series import ServerStats, StatsPoint, from_log
+
+__all__ = [
+    "AccessLine",
+    "LogRecord",
+    "MetricsSample",
+    "MetricsScraper",
+    "PhaseRecord",
+    "SchedulerStats",
+    "ServerStats",
+    "StatsPoint",
+    "from_log",
+    "parse_line",
+]

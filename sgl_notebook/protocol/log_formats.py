@@ -1,0 +1,184 @@
+"""Scheduler stats lines written the way each SGLang / vLLM release writes them.
+
+The inverse of the parsers in :mod:`logs`, :mod:`vllm_logs` and :mod:`access_logs`: tests check
+that a formatted record parses back to itself, and the benchmarks build realistic mixed logs.
+0.4.10 reuses :mod:`sglang_format` (the CPU engine's own formatter).
+
+Dialects (``SGLANG_DIALECTS`` / ``VLLM_DIALECTS``):
+
+* ``sglang-legacy``: early 2025, ``[T TP0] Prefill batch. …, cache hit rate: 0.00%, …``
+* ``sglang-0.4.10``: trailing ``", "``
+* ``sglang-0.5.4``: ``Prefill batch [N], …`` and trailing ``", "``
+* ``sglang-0.5.23``: ``Prefill batch, …`` with ``#pending-token``, ``cuda graph`` and
+  ``input throughput``; no trailing separator; ``[T.mmm]`` when the record has microseconds
+* ``vllm-v1`` (``(APIServer pid=N) INFO … Engine 000: …``) and ``vllm-v0``
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sgl_notebook.protocol import sglang_format
+from sgl_notebook.protocol.logs import SchedulerStats
+
+__all__ = [
+    "SGLANG_DIALECTS",
+    "VLLM_DIALECTS",
+    "format_access_line",
+    "format_sglang_batch_line",
+    "format_vllm_stats_line",
+]
+
+SGLANG_DIALECTS = ("sglang-legacy", "sglang-0.4.10", "sglang-0.5.4", "sglang-0.5.23")
+VLLM_DIALECTS = ("vllm-v1", "vllm-v0")
+
+
+def _sglang_prefix(when: datetime | None, source: str = "", ms: bool = False) -> str:
+    if when is None:
+        return ""
+    stamp = when.strftime("%Y-%m-%d %H:%M:%S")
+    if ms:
+        stamp += f".{when.microsecond // 1000:03d}"
+    tags = f" {source}" if source else ""
+    return f"[{stamp}{tags}] "
+
+
+def _prefill_parts(r: SchedulerStats) -> list[str]:
+    return [
+        f"#new-seq: {r.new_seq}",
+        f"#new-token: {r.new_token}",
+        f"#cached-token: {r.cached_token}",
+    ]
+
+
+def format_sglang_batch_line(record: SchedulerStats, dialect: str) -> str:
+    """A prefill/decode record as one log line of ``dialect`` (see the module docstring)."""
+    r = record
+    if dialect == "sglang-0.4.10":
+        prefix = _sglang_prefix(r.timestamp, r.source)
+        if r.kind == "prefill":
+            return prefix + sglang_format.format_prefill_batch(
+                new_seq=r.new_seq or 0,
+                new_token=r.new_token or 0,
+                cached_token=r.cached_token or 0,
+                token_usage=r.token_usage or 0.0,
+                running_req=r.running_req or 0,
+                queue_req=r.queue_req or 0,
+            )
+        return prefix + sglang_format.format_decode_batch(
+            running_req=r.running_req or 0,
+            num_token=r.num_token or 0,
+            token_usage=r.token_usage or 0.0,
+            gen_throughput=r.gen_throughput or 0.0,
+            queue_req=r.queue_req or 0,
+            cuda_graph=bool(r.cuda_graph),
+        )
+    head = "Prefill batch" if r.kind == "prefill" else "Decode batch"
+    if dialect == "sglang-legacy":
+        prefix = _sglang_prefix(r.timestamp, r.source or "TP0")
+        if r.kind == "prefill":
+            parts = _prefill_parts(r) + [
+                f"cache hit rate: {100 * (r.cache_hit_rate or 0.0):.2f}%",
+                f"token usage: {r.token_usage or 0.0:.2f}",
+                f"#running-req: {r.running_req}",
+                f"#queue-req: {r.queue_req}",
+            ]
+        else:
+            parts = [
+                f"#running-req: {r.running_req}",
+                f"#token: {r.num_token}",
+                f"token usage: {r.token_usage or 0.0:.2f}",
+                f"gen throughput (token/s): {r.gen_throughput or 0.0:.2f}",
+                f"#queue-req: {r.queue_req}",
+            ]
+        return f"{prefix}{head}. " + ", ".join(parts)
+    if dialect == "sglang-0.5.4":
+        prefix = _sglang_prefix(r.timestamp, r.source)
+        line = sglang_format.format_prefill_batch if r.kind == "prefill" else None
+        body = (
+            line(
+                new_seq=r.new_seq or 0,
+                new_token=r.new_token or 0,
+                cached_token=r.cached_token or 0,
+                token_usage=r.token_usage or 0.0,
+                running_req=r.running_req or 0,
+                queue_req=r.queue_req or 0,
+            )
+            if line
+            else sglang_format.format_decode_batch(
+                running_req=r.running_req or 0,
+                num_token=r.num_token or 0,
+                token_usage=r.token_usage or 0.0,
+                gen_throughput=r.gen_throughput or 0.0,
+                queue_req=r.queue_req or 0,
+                cuda_graph=bool(r.cuda_graph),
+            )
+        )
+        # same fields as 0.4.10; only the head changes: "Prefill batch [12], "
+        return f"{prefix}{head} [{r.iteration or 0}], " + body.split(". ", 1)[1]
+    if dialect == "sglang-0.5.23":
+        prefix = _sglang_prefix(
+            r.timestamp, r.source, ms=bool(r.timestamp and r.timestamp.microsecond)
+        )
+        graph = f"cuda graph: {bool(r.cuda_graph)}"
+        if r.kind == "prefill":
+            parts = _prefill_parts(r) + [
+                f"token usage: {r.token_usage or 0.0:.2f}",
+                f"#running-req: {r.running_req}",
+                f"#queue-req: {r.queue_req}",
+                f"#pending-token: {r.raw.get('#pending-token', '0')}",
+                graph,
+                f"input throughput (token/s): {r.input_throughput or 0.0:.2f}",
+            ]
+        else:
+            parts = [
+                f"#running-req: {r.running_req}",
+                f"#token: {r.num_token}",
+                f"token usage: {r.token_usage or 0.0:.2f}",
+                graph,
+                f"gen throughput (token/s): {r.gen_throughput or 0.0:.2f}",
+                f"#queue-req: {r.queue_req}",
+            ]
+        iteration = f" [{r.iteration}]" if r.iteration is not None else ""
+        return f"{prefix}{head}{iteration}, " + ", ".join(parts)
+    raise ValueError(f"unknown SGLang log dialect {dialect!r}; use one of {SGLANG_DIALECTS}")
+
+
+def format_vllm_stats_line(record: SchedulerStats, dialect: str = "vllm-v1", pid: int = 0) -> str:
+    """A ``kind="vllm"`` record as vLLM's periodic stats line (``vllm-v1`` or ``vllm-v0``)."""
+    r = record
+    stamp = r.timestamp.strftime("%m-%d %H:%M:%S") if r.timestamp else "01-01 00:00:00"
+    usage = f"GPU KV cache usage: {100 * (r.token_usage or 0.0):.1f}%"
+    head = (
+        f"Avg prompt throughput: {r.prompt_throughput or 0.0:.1f} tokens/s, "
+        f"Avg generation throughput: {r.gen_throughput or 0.0:.1f} tokens/s, "
+        f"Running: {r.running_req} reqs, "
+    )
+    if dialect == "vllm-v1":
+        process = f"(APIServer pid={pid}) " if pid else ""
+        engine = f"{r.source}: " if r.source else ""
+        return (
+            f"{process}INFO {stamp} [loggers.py:310] {engine}{head}Waiting: {r.queue_req} reqs, "
+            f"{usage}, Prefix cache hit rate: {100 * (r.cache_hit_rate or 0.0):.1f}%"
+        )
+    if dialect == "vllm-v0":
+        return (
+            f"INFO {stamp} metrics.py:345] {head}Swapped: 0 reqs, Pending: {r.queue_req} reqs, "
+            f"{usage}, CPU KV cache usage: 0.0%."
+        )
+    raise ValueError(f"unknown vLLM log dialect {dialect!r}; use one of {VLLM_DIALECTS}")
+
+
+def format_access_line(
+    method: str,
+    path: str,
+    status: int,
+    when: datetime | None = None,
+    client: str = "127.0.0.1:51234",
+) -> str:
+    """SGLang's reformatted uvicorn access line (status phrase as uvicorn prints it for 200)."""
+    phrase = {200: "OK", 400: "Bad Request", 404: "Not Found", 500: "Internal Server Error"}
+    return (
+        f'{_sglang_prefix(when)}INFO:     {client} - "{method} {path} HTTP/1.1" {status} '
+        f"{phrase.get(status, '')}"
+    ).rstrip()

@@ -1,0 +1,248 @@
+"""SGLang's ``Prefill batch`` / ``Decode batch`` scheduler lines, every dialect, as typed records.
+
+Pure and stdlib only. A line becomes a :class:`SchedulerStats` (or ``None``); nothing here raises.
+The body is read as ``key: value`` pairs split on ``", "`` -- never by position -- because the
+fields, their order and the punctuation moved between releases (reference §1.2-1.3):
+
+* older releases: ``[T TP0] Prefill batch. …, cache hit rate: 12.50%, …`` (rank tag, no trailing
+  separator),
+* 0.4.10: ``[T] Prefill batch. …, #queue-req: 0, `` (trailing ``", "``),
+* 0.5.4: ``Prefill batch [12], …`` (iteration counter),
+* 0.5.23: ``Prefill batch, …, cuda graph: False, input throughput (token/s): 0.00`` (comma head),
+* SWA / Mamba / speculative / PD variants, and ``[T.mmm]`` timestamps (``SGLANG_LOG_MS``).
+
+>>> r = parse_sglang_batch_line("[2025-07-28 04:59:51] Decode batch. #running-req: 3, #token: 64, "
+...     "token usage: 0.01, cuda graph: False, gen throughput (token/s): 5.96, #queue-req: 0, ")
+>>> (r.kind, r.running_req, r.num_token, r.token_usage, r.gen_throughput, r.cuda_graph)
+('decode', 3, 64, 0.01, 5.96, False)
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+__all__ = [
+    "SchedulerStats",
+    "parse_sglang_batch_line",
+    "parse_sglang_timestamp",
+    "percent_to_fraction",
+]
+
+
+@dataclass(slots=True)
+class SchedulerStats:
+    """One scheduler stats line: an SGLang prefill or decode batch, or vLLM's periodic line.
+
+    ``kind`` is ``"prefill"``, ``"decode"`` or ``"vllm"``; ``raw`` holds every ``key: value`` as
+    logged (unknown keys included); the typed fields follow SGLang's keys in snake case and are
+    ``None`` where the line does not carry them. Fractions (``token_usage``, ``cache_hit_rate``)
+    are 0-1 even where the log prints a percentage. Treat it as read-only (it is not frozen
+    only because frozen dataclasses construct ~5x slower, and logs are parsed by the million).
+    """
+
+    kind: str
+    timestamp: datetime | None
+    raw: Mapping[str, str] = field(default_factory=dict)
+    new_seq: int | None = None
+    new_token: int | None = None
+    cached_token: int | None = None
+    token_usage: float | None = None
+    running_req: int | None = None
+    queue_req: int | None = None
+    num_token: int | None = None
+    gen_throughput: float | None = None
+    input_throughput: float | None = None
+    prompt_throughput: float | None = None
+    cache_hit_rate: float | None = None
+    cuda_graph: bool | None = None
+    iteration: int | None = None
+    source: str = ""  # rank tags ("TP0", "DP1 TP0") or vLLM's engine head ("Engine 000")
+
+
+def percent_to_fraction(text: str) -> float:
+    """``"12.50%"`` -> ``0.125`` (rounded to 6 places so a logged value maps to one float)."""
+    return round(float(text.rstrip("%")) / 100.0, 6)
+
+
+_BOOLS = {"True": True, "False": False}
+
+
+def _parse_bool(text: str) -> bool:
+    try:
+        return _BOOLS[text]
+    except KeyError:
+        raise ValueError(text) from None
+
+
+# SGLang key -> (record field, converter). Fallback keys (SWA/Mamba "full token usage",
+# "#full token") only fill a field the plain key did not.
+_KEYS: dict[str, tuple[str, Callable[[str], Any]]] = {
+    "#new-seq": ("new_seq", int),
+    "#new-token": ("new_token", int),
+    "#cached-token": ("cached_token", int),
+    "token usage": ("token_usage", float),
+    "#running-req": ("running_req", int),
+    "#queue-req": ("queue_req", int),
+    "#token": ("num_token", int),
+    "gen throughput (token/s)": ("gen_throughput", float),
+    "input throughput (token/s)": ("input_throughput", float),
+    "cache hit rate": ("cache_hit_rate", percent_to_fraction),
+}
+_FALLBACK_KEYS: dict[str, tuple[str, Callable[[str], Any]]] = {
+    "full token usage": ("token_usage", float),
+    "#full token": ("num_token", int),
+}
+
+_PREFIX = re.compile(
+    r"\[(\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)(?:[.,](\d{1,6}))?((?: [A-Za-z_]+\d+)*)\] ?$"
+)
+_HEAD_ITERATION = re.compile(r" \[(\d+)\]")
+
+
+# Lines logged in the same second share their prefix: remember the last few conversions.
+_PREFIX_CACHE: dict[str, tuple[datetime | None, str]] = {}
+_PREFIX_CACHE_SIZE = 256
+
+
+def parse_sglang_timestamp(prefix: str) -> tuple[datetime | None, str]:
+    """Read ``[2025-07-28 04:59:51.123 DP0 TP1] `` at the end of ``prefix``: (time, rank tags).
+
+    Returns ``(None, "")`` when the prefix is not SGLang's (a custom logging config, say).
+    """
+    cached = _PREFIX_CACHE.get(prefix)
+    if cached is not None:
+        return cached
+    result = _convert_prefix(prefix)
+    if len(_PREFIX_CACHE) >= _PREFIX_CACHE_SIZE:
+        _PREFIX_CACHE.clear()
+    _PREFIX_CACHE[prefix] = result
+    return result
+
+
+def _convert_prefix(prefix: str) -> tuple[datetime | None, str]:
+    match = _PREFIX.search(prefix)
+    if match is None:
+        return None, ""
+    year, month, day, hour, minute, second, fraction, ranks = match.groups()
+    micro = int(fraction.ljust(6, "0")) if fraction else 0
+    try:
+        when = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), micro)
+    except ValueError:  # "2025-13-45": not a date, so not a timestamp
+        return None, ""
+    return when, ranks.strip() if ranks else ""
+
+
+def split_pairs(body: str) -> dict[str, str]:
+    """``"a: 1, b c: 2"`` -> ``{"a": "1", "b c": "2"}``; split on the last ``": "`` of each part."""
+    pairs: dict[str, str] = {}
+    for part in body.split(", "):
+        key, sep, value = part.rpartition(": ")
+        if sep:
+            pairs[key] = value
+        elif part.strip():
+            pairs[part.strip()] = ""
+    return pairs
+
+
+def typed_fields(pairs: Mapping[str, str]) -> dict[str, Any]:
+    """Typed record fields from SGLang ``key: value`` pairs; a value that does not convert is
+    left out (it stays in ``raw``)."""
+    values: dict[str, Any] = {}
+    for key, text in pairs.items():
+        spec = _KEYS.get(key)
+        if spec is None:
+            spec = _FALLBACK_KEYS.get(key)
+            if spec is None:
+                if key.endswith(" graph"):  # "cuda graph", "cpu graph", "npu graph", ...
+                    spec = ("cuda_graph", _parse_bool)
+                else:
+                    continue
+            elif spec[0] in values:
+                continue
+        try:
+            values[spec[0]] = spec[1](text)
+        except ValueError:
+            continue
+    return values
+
+
+def _read_body(body: str) -> tuple[dict[str, str], dict[str, Any]]:
+    """:func:`split_pairs` and :func:`typed_fields` in one pass (the hot path)."""
+    pairs: dict[str, str] = {}
+    values: dict[str, Any] = {}
+    fallback = False
+    for part in body.split(", "):
+        key, sep, value = part.rpartition(": ")
+        if not sep:
+            key, value = part.strip(), ""
+            if not key:
+                continue
+        pairs[key] = value
+        spec = _KEYS.get(key)
+        if spec is None:
+            if key.endswith(" graph"):  # "cuda graph", "cpu graph", "npu graph", ...
+                if value in _BOOLS:
+                    values["cuda_graph"] = _BOOLS[value]
+            elif key in _FALLBACK_KEYS:
+                fallback = True
+            continue
+        try:
+            values[spec[0]] = spec[1](value)
+        except ValueError:
+            continue
+    if fallback:  # SWA/Mamba lines: "full token usage" stands in for "token usage"
+        for key, (name, convert) in _FALLBACK_KEYS.items():
+            if key in pairs and name not in values:
+                try:
+                    values[name] = convert(pairs[key])
+                except ValueError:
+                    continue
+    return pairs, values
+
+
+def parse_sglang_batch_line(line: str) -> SchedulerStats | None:
+    """An SGLang ``Prefill batch`` / ``Decode batch`` line -> :class:`SchedulerStats`, or None."""
+    at = line.find(" batch")
+    if at < 0:
+        return None
+    if line.startswith("Prefill", at - 7):
+        kind, start = "prefill", at - 7
+    elif line.startswith("Decode", at - 6):
+        kind, start = "decode", at - 6
+    else:
+        return None
+    rest = line[at + 6 :]
+    iteration: int | None = None
+    if rest.startswith(" ["):
+        match = _HEAD_ITERATION.match(rest)
+        if match is None:
+            return None
+        iteration = int(match.group(1))
+        rest = rest[match.end() :]
+    if rest[:2] not in (". ", ", "):
+        return None
+    body = rest[2:].rstrip()
+    if body.endswith(","):
+        body = body[:-1]
+    pairs, values = _read_body(body)
+    if not pairs:
+        return None
+    if start > 0:
+        timestamp, source = parse_sglang_timestamp(line[:start])
+    else:
+        timestamp, source = None, ""
+    try:
+        return SchedulerStats(
+            kind=kind,
+            timestamp=timestamp,
+            raw=pairs,
+            iteration=iteration,
+            source=source,
+            **values,
+        )
+    except (TypeError, ValueError):  # defensive: a record must never make parsing raise
+        return None

@@ -1,0 +1,256 @@
+"""A server's live stats: a bounded, thread-safe series built from its log lines.
+
+The launcher's log pump calls :meth:`ServerStats.feed` for every line; the dashboard and the
+JupyterLab sidebar read :meth:`ServerStats.latest`, :meth:`ServerStats.since` and
+:meth:`ServerStats.df`. Points carry the server's own timestamps, so the same log read later with
+:func:`from_log` gives the same series.
+
+>>> stats = ServerStats()
+>>> _ = stats.feed("[2025-07-28 04:59:51] Decode batch. #running-req: 3, #token: 64, "
+...                "token usage: 0.01, cuda graph: False, gen throughput (token/s): 5.96, "
+...                "#queue-req: 1, ")
+>>> stats.latest()["gen_throughput"], stats.latest()["running_req"]
+(5.96, 3)
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, fields
+from datetime import datetime
+from os import PathLike
+from typing import TYPE_CHECKING, Any
+
+from sgl_notebook.stats.records import (
+    AccessLine,
+    LogRecord,
+    PhaseRecord,
+    SchedulerStats,
+    parse_line,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas
+
+    from sgl_notebook.stats.metrics import MetricsSample
+
+__all__ = ["StatsPoint", "ServerStats", "from_log", "DEFAULT_MAXLEN"]
+
+DEFAULT_MAXLEN = 20_000
+
+# What latest() reports, for the sidebar and the dashboard's title line.
+SUMMARY_FIELDS = (
+    "gen_throughput",
+    "running_req",
+    "queue_req",
+    "token_usage",
+    "cache_hit_rate",
+    "requests",
+    "ttft_p50",
+    "itl_p50",
+)
+
+
+@dataclass(slots=True)
+class StatsPoint:
+    """One point of the series. ``version`` increases by one per point; unset values are None.
+
+    ``kind`` is the record it came from (``"prefill"``, ``"decode"``, ``"vllm"``, ``"access"``)
+    or ``"metrics"`` for a ``/metrics`` scrape. ``cache_hit_rate`` is the logged rate where the
+    line has one, else ``cached_token / (cached_token + new_token)`` of the prefill batch.
+    ``requests`` counts generation requests (access lines to /generate, /v1/chat/completions,
+    /v1/completions) since the series began.
+    """
+
+    version: int
+    time: datetime | None
+    kind: str
+    gen_throughput: float | None = None
+    input_throughput: float | None = None
+    prompt_throughput: float | None = None
+    running_req: int | None = None
+    queue_req: int | None = None
+    token_usage: float | None = None
+    num_token: int | None = None
+    new_token: int | None = None
+    cached_token: int | None = None
+    cache_hit_rate: float | None = None
+    requests: int | None = None
+    ttft_p50: float | None = None
+    ttft_p90: float | None = None
+    ttft_p99: float | None = None
+    itl_p50: float | None = None
+    itl_p90: float | None = None
+    itl_p99: float | None = None
+    prompt_tokens_total: float | None = None
+    generation_tokens_total: float | None = None
+    cached_tokens_total: float | None = None
+
+
+POINT_COLUMNS = tuple(f.name for f in fields(StatsPoint))
+_VALUE_COLUMNS = POINT_COLUMNS[3:]
+
+
+def _derived_hit_rate(record: SchedulerStats) -> float | None:
+    if record.cache_hit_rate is not None:
+        return record.cache_hit_rate
+    if record.kind != "prefill" or record.cached_token is None or record.new_token is None:
+        return None
+    total = record.cached_token + record.new_token
+    return round(record.cached_token / total, 6) if total > 0 else None
+
+
+class ServerStats:
+    """Thread-safe, bounded series of one server's scheduler stats (``maxlen`` points kept)."""
+
+    def __init__(self, maxlen: int = DEFAULT_MAXLEN, dialect: str = "sglang") -> None:
+        if maxlen < 1:
+            raise ValueError(f"maxlen must be at least 1, got {maxlen}")
+        self.dialect = dialect
+        self._points: deque[StatsPoint] = deque(maxlen=maxlen)
+        self._lock = threading.Lock()
+        self._version = 0
+        self._requests = 0
+        self._last_time: datetime | None = None
+        self._latest: dict[str, Any] = {}
+        self.phases: list[PhaseRecord] = []
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def feed(self, line: str) -> LogRecord | None:
+        """Parse one log line; add a point if it is a stats or generation-access line.
+
+        Returns the parsed record (or None). Never raises on any text.
+        """
+        record = parse_line(line, self.dialect)
+        if record is None:
+            return None
+        with self._lock:
+            if record.timestamp is not None:
+                self._last_time = record.timestamp
+            # Untimed lines (vLLM's access lines) take the last time the log showed.
+            when = record.timestamp or self._last_time
+            if isinstance(record, SchedulerStats):
+                self._append_locked(
+                    when,
+                    record.kind,
+                    gen_throughput=record.gen_throughput,
+                    input_throughput=record.input_throughput,
+                    prompt_throughput=record.prompt_throughput,
+                    running_req=record.running_req,
+                    queue_req=record.queue_req,
+                    token_usage=record.token_usage,
+                    num_token=record.num_token,
+                    new_token=record.new_token,
+                    cached_token=record.cached_token,
+                    cache_hit_rate=_derived_hit_rate(record),
+                )
+            elif isinstance(record, AccessLine):
+                if record.is_generation:
+                    self._requests += 1
+                    self._append_locked(when, "access", requests=self._requests)
+            elif isinstance(record, PhaseRecord):
+                self.phases.append(record)
+        return record
+
+    def feed_lines(self, lines: Iterable[str]) -> int:
+        """Feed many lines; returns how many were parsed into records."""
+        return sum(1 for line in lines if self.feed(line) is not None)
+
+    def add_metrics(self, sample: MetricsSample, when: datetime | None = None) -> StatsPoint:
+        """Add a ``/metrics`` scrape (see :mod:`sgl_notebook.stats.metrics`) as a point."""
+        with self._lock:
+            return self._append_locked(when or datetime.now(), "metrics", **sample.values())
+
+    def _append_locked(self, when: datetime | None, kind: str, **values: Any) -> StatsPoint:
+        self._version += 1
+        point = StatsPoint(self._version, when, kind, **values)
+        self._points.append(point)
+        for name, value in values.items():
+            if value is not None:
+                self._latest[name] = value
+        self._latest["time"] = when
+        return point
+
+    # -- reading -----------------------------------------------------------------------------
+
+    @property
+    def version(self) -> int:
+        """The version of the newest point (0 before any); grows by one per point."""
+        return self._version
+
+    def __len__(self) -> int:
+        return len(self._points)
+
+    def points(self) -> list[StatsPoint]:
+        """A copy of every point kept, oldest first."""
+        with self._lock:
+            return list(self._points)
+
+    def since(self, version: int) -> tuple[int, list[StatsPoint]]:
+        """Points newer than ``version``, and the version to ask from next time.
+
+        >>> stats = ServerStats(); version, new = stats.since(0); (version, new)
+        (0, [])
+        """
+        with self._lock:
+            if not self._points or version >= self._version:
+                return self._version, []
+            first = self._points[0].version
+            start = max(0, version + 1 - first)
+            return self._version, [self._points[i] for i in range(start, len(self._points))]
+
+    def latest(self) -> dict[str, Any]:
+        """The newest value of each summary series, for a compact view.
+
+        Keys: ``gen_throughput`` (token/s), ``running_req``, ``queue_req``, ``token_usage``
+        (0-1), ``cache_hit_rate`` (0-1), ``requests``, ``ttft_p50`` / ``itl_p50`` (seconds, from
+        /metrics), ``time`` (the newest point's) and ``points``; None where never seen.
+        """
+        with self._lock:
+            summary = {name: self._latest.get(name) for name in SUMMARY_FIELDS}
+            summary["time"] = self._latest.get("time")
+            summary["points"] = len(self._points)
+            summary["version"] = self._version
+            return summary
+
+    def df(self) -> pandas.DataFrame:
+        """The series as a pandas DataFrame indexed by time, one column per field.
+
+        Raises ImportError with the install command when pandas is missing.
+        """
+        try:
+            import pandas
+        except ImportError as error:
+            raise ImportError(
+                "ServerStats.df() needs pandas: pip install pandas "
+                "(or pip install 'sgl-notebook[notebook]')"
+            ) from error
+        rows = [asdict(point) for point in self.points()]
+        frame = pandas.DataFrame(rows, columns=list(POINT_COLUMNS))
+        frame["time"] = pandas.to_datetime(frame["time"])
+        return frame.set_index("time")
+
+    def __repr__(self) -> str:
+        latest = self.latest()
+        return (
+            f"<ServerStats points={latest['points']} gen_throughput={latest['gen_throughput']} "
+            f"running={latest['running_req']} queued={latest['queue_req']}>"
+        )
+
+
+def from_log(
+    path: str | PathLike[str], *, dialect: str = "sglang", maxlen: int | None = None
+) -> ServerStats:
+    """Build the series from a saved server log (for post-mortems): the same points as live.
+
+    ``maxlen`` defaults to keeping every point of the file.
+    """
+    stats = ServerStats(maxlen=maxlen or sys.maxsize, dialect=dialect)
+    with open(path, encoding="utf-8", errors="replace") as log:
+        for line in log:
+            stats.feed(line)
+    return stats
