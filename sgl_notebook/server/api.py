@@ -1,0 +1,147 @@
+"""``launch``, ``connect`` and ``servers``: the public entry points (re-exported by the package)."""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import secrets
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sgl_notebook.protocol.phases import PhaseEvent
+from sgl_notebook.server.errors import SglNotebookError
+from sgl_notebook.server.launcher import LaunchConfig, start_server
+from sgl_notebook.server.registry import ServerRecord, write_record
+from sgl_notebook.server.server import Server
+
+__all__ = ["launch", "connect", "servers"]
+
+_lock = threading.Lock()
+_servers: list[Server] = []
+
+
+def remember(server: Server) -> None:
+    with _lock:
+        if server not in _servers:
+            _servers.append(server)
+
+
+def forget(server: Server) -> None:
+    with _lock, contextlib.suppress(ValueError):
+        _servers.remove(server)
+
+
+def servers() -> list[Server]:
+    """The servers this process launched or connected to and has not stopped."""
+    with _lock:
+        return list(_servers)
+
+
+def launch(
+    model_path: str | None = None,
+    *,
+    engine: str = "auto",
+    name: str | None = None,
+    port: int | None = None,
+    host: str = "127.0.0.1",
+    api_key: str | None = None,
+    python: str | None = None,
+    timeout: float = 600,
+    idle_timeout: float | None = None,
+    extra_args: Sequence[str] = (),
+    on_phase: Callable[[PhaseEvent], None] | None = None,
+    **server_args: Any,
+) -> Server:
+    """Start a server and return it once it is ready.
+
+    ``engine``: "sglang", "vllm", "cpu" or "auto" (sglang when it can run here, else cpu; the
+    reason is in ``server.engine_reason``). ``python``: the interpreter that runs the server.
+    ``api_key="auto"`` makes one up. ``**server_args`` become flags
+    (``mem_fraction_static=0.8`` -> ``--mem-fraction-static 0.8``; True -> a bare flag).
+    ``idle_timeout``: stop after that many seconds without requests; the next request through
+    the returned ``Server`` starts it again. Raises a ``LaunchError`` subclass (with the log
+    tail) when it cannot start; nothing is left running then.
+
+    >>> server = launch()                                # doctest: +SKIP
+    >>> server.chat("Hi!").text                          # doctest: +SKIP
+    """
+    if timeout <= 0:
+        raise ValueError(f"timeout must be positive, got {timeout}")
+    if idle_timeout is not None and idle_timeout <= 0:
+        raise ValueError(f"idle_timeout must be positive seconds or None, got {idle_timeout}")
+    if isinstance(extra_args, str):
+        raise TypeError("extra_args must be a list of strings, e.g. ['--log-level', 'warning']")
+    if api_key == "auto":
+        api_key = secrets.token_urlsafe(24)
+    config = LaunchConfig(
+        model_path=model_path, engine=engine, name=name, port=port, host=host, api_key=api_key,
+        python=python, timeout=float(timeout), extra_args=tuple(extra_args),
+        server_args=dict(server_args),
+    )
+    holder: list[Server] = []
+
+    def forward(event: PhaseEvent) -> None:
+        if on_phase is not None:
+            on_phase(event)
+        if holder:
+            holder[0]._on_phase(event)
+
+    process = start_server(config, on_phase=forward)
+    server = Server(process.record, process=process, config=config, idle_timeout=idle_timeout)
+    holder.append(server)
+    remember(server)
+    return server
+
+
+def connect(url: str, *, api_key: str | None = None, name: str | None = None) -> Server:
+    """A ``Server`` for a server someone else runs (a remote SGLang, vLLM, ...).
+
+    Checks that it answers; registers it so ``sgl-notebook ps`` and the sidebar list it.
+    """
+    import httpx
+
+    from sgl_notebook.client import ServerHTTPError, SglClient
+
+    if not url.startswith(("http://", "https://")):
+        raise ValueError(f"connect() needs an http(s) URL such as http://host:30000, got {url!r}")
+    url = url.rstrip("/")
+    probe = SglClient(url, api_key=api_key, timeout=10.0)
+    model = ""
+    try:
+        try:
+            model = str(probe.model_info().get("model_path", ""))
+        except ServerHTTPError as error:
+            if error.status == 401:
+                raise SglNotebookError(
+                    f"{url} rejected the API key (HTTP 401); pass api_key= the server's key"
+                ) from None
+            models = probe.models()
+            model = models[0] if models else ""
+    except httpx.HTTPError as error:
+        raise SglNotebookError(f"cannot reach {url}: {error}; is the server running?") from None
+    finally:
+        probe.close()
+    parsed = httpx.URL(url)
+    record = ServerRecord(
+        id=uuid.uuid4().hex[:12], name=name or f"{parsed.host}:{parsed.port or 80}",
+        engine="remote", model=model, url=url, host=parsed.host, port=parsed.port or 80,
+        pid=None, pgid=None, create_time=None, started_at=time.time(), log_path=None,
+        owner_pid=None, owner_kernel_id=None, api_key=api_key, managed=False,
+        connected_by_pid=os.getpid(),
+    )
+    write_record(record)
+    server = Server(record)
+    remember(server)
+    return server
+
+
+@atexit.register
+def _stop_all_at_exit() -> None:
+    # the watchdogs cover crashes and SIGKILL; this is the quick path for a normal exit
+    for server in servers():
+        with contextlib.suppress(Exception):
+            server.stop(timeout=5.0)

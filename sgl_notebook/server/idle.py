@@ -1,0 +1,68 @@
+"""Idle shutdown: call ``on_idle`` after ``timeout`` seconds without requests.
+
+Activity is whatever calls :meth:`IdleMonitor.touch`: requests made through a ``Server`` and
+request access lines in its log (health probes and metrics scrapes do not count).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable
+
+__all__ = ["IdleMonitor", "is_request_access_line"]
+
+# uvicorn access line: ``127.0.0.1:51234 - "POST /generate HTTP/1.1" 200 OK``
+_ACCESS = re.compile(r'"(?:GET|POST|PUT|DELETE) (?P<path>/[^\s"?]*)[^"]*HTTP/[\d.]+"')
+_NOT_REQUESTS = ("/health", "/metrics", "/get_model_info", "/model_info", "/get_server_info",
+                 "/server_info", "/v1/models", "/ping", "/version", "/ready")
+
+
+def is_request_access_line(line: str) -> bool:
+    """True for an access line of a real request (not a probe).
+
+    >>> is_request_access_line('INFO:     127.0.0.1:5 - "POST /generate HTTP/1.1" 200 OK')
+    True
+    >>> is_request_access_line('INFO:     127.0.0.1:5 - "GET /health HTTP/1.1" 200 OK')
+    False
+    """
+    match = _ACCESS.search(line)
+    return bool(match) and not match["path"].startswith(_NOT_REQUESTS)
+
+
+class IdleMonitor:
+    """A daemon thread that fires ``on_idle`` once after ``timeout`` s without :meth:`touch`."""
+
+    def __init__(self, timeout: float, on_idle: Callable[[float], None]) -> None:
+        if timeout <= 0:
+            raise ValueError(f"idle_timeout must be positive, got {timeout}")
+        self.timeout = timeout
+        self._on_idle = on_idle
+        self._last = time.monotonic()
+        self._wake = threading.Event()
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name="sgl-notebook-idle")
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def touch(self) -> None:
+        self._last = time.monotonic()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._wake.set()
+
+    @property
+    def idle_for(self) -> float:
+        return time.monotonic() - self._last
+
+    def _run(self) -> None:
+        while not self._stopped.is_set():
+            remaining = self.timeout - self.idle_for
+            if remaining <= 0:
+                self._stopped.set()
+                self._on_idle(self.idle_for)
+                return
+            self._wake.wait(remaining)
