@@ -1,0 +1,172 @@
+"""Where a streaming answer is shown: a live widget in a kernel, plain text in a terminal.
+
+The widget is one ``ipywidgets.HTML`` whose value is rebuilt at most ``max_updates_per_s`` times
+per second however fast tokens arrive. When the stream ends the widget is replaced in place (same
+display id) by a static rendering (text/plain + text/html), so saved notebooks and nbconvert keep
+the answer even without widget state.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sgl_notebook.display.html_builders import esc, kv_line, style
+from sgl_notebook.display.result import (
+    SglResult,
+    logprob_tokens_html,
+    result_card_html,
+    result_text,
+)
+from sgl_notebook.display.stream_state import SampleProgress, StreamProgress, UpdateThrottle
+
+__all__ = ["ResultGroup", "StreamView", "frontend_mode", "live_html"]
+
+_CURSOR = '<span style="opacity:0.6">▍</span>'
+
+
+def frontend_mode() -> str:
+    """``"widget"`` inside a Jupyter kernel, ``"text"`` in terminal IPython or plain Python."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover
+        return "text"
+    shell = get_ipython()
+    return "widget" if shell is not None and getattr(shell, "kernel", None) is not None else "text"
+
+
+def _sample_live_html(sample: SampleProgress, show_logprobs: bool, now: float) -> str:
+    if show_logprobs and sample.logprobs:
+        body = logprob_tokens_html(sample.logprobs)
+    else:
+        css = style(white_space="pre-wrap", margin=0, font_family="inherit")
+        body = f'<div style="{css}">{esc(sample.text)}{_CURSOR if sample.finish_reason is None else ""}</div>'
+    rate = sample.tokens_per_s()
+    stats = kv_line(
+        [
+            ("tokens", sample.chunks),
+            ("tok/s", None if rate is None else f"{rate:.1f}"),
+            ("TTFT", None if sample.ttft is None else f"{sample.ttft * 1000:.0f} ms"),
+            ("finish", sample.finish_reason),
+        ]
+    )
+    return body + stats
+
+
+def live_html(
+    progress: StreamProgress, show_logprobs: bool = False, now: float | None = None
+) -> str:
+    """HTML for a stream in progress; samples side by side when there are several."""
+    now = time.perf_counter() if now is None else now
+    cells = [_sample_live_html(s, show_logprobs, now) for s in progress.samples]
+    if len(cells) == 1:
+        return f'<div class="sgl-stream">{cells[0]}</div>'
+    box = style(
+        flex="1 1 0",
+        min_width="160px",
+        border="1px solid rgba(127,127,127,0.3)",
+        border_radius="4px",
+        padding="4px 6px",
+    )
+    columns = "".join(f'<div style="{box}">{c}</div>' for c in cells)
+    return f'<div class="sgl-stream" style="display:flex;gap:6px;flex-wrap:wrap">{columns}</div>'
+
+
+class ResultGroup:
+    """Static rendering of a finished cell's samples (side by side when several)."""
+
+    def __init__(self, results: Sequence[SglResult]) -> None:
+        self.results = list(results)
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        if len(self.results) == 1:
+            return self.results[0]._repr_mimebundle_()
+        box = "flex:1 1 0;min-width:200px"
+        columns = "".join(f'<div style="{box}">{result_card_html(r)}</div>' for r in self.results)
+        return {
+            "text/plain": "\n\n".join(
+                f"[sample {r.index}]\n{result_text(r)}" for r in self.results
+            ),
+            "text/html": f'<div style="display:flex;gap:8px;flex-wrap:wrap">{columns}</div>',
+        }
+
+
+class StreamView:
+    """Shows one streaming request. Feed it with :meth:`feed`; end with :meth:`close`.
+
+    ``pushes`` counts how many times the live view was redrawn (widget value changes or
+    terminal writes), which is what the update budget limits.
+    """
+
+    def __init__(
+        self,
+        progress: StreamProgress,
+        *,
+        show_logprobs: bool = False,
+        max_updates_per_s: float = 20.0,
+        mode: str | None = None,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self.progress = progress
+        self.clock = clock
+        self.show_logprobs = show_logprobs
+        self.mode = mode or frontend_mode()
+        self.throttle = UpdateThrottle(max_updates_per_s)
+        self.pushes = 0
+        self._widget: Any = None
+        self._handle: Any = None
+        self._printed = 0  # characters of sample 0 already written in text mode
+
+    def start(self) -> None:
+        if self.mode != "widget":
+            return
+        import ipywidgets
+        from IPython.display import display
+
+        self._widget = ipywidgets.HTML(value=live_html(self.progress, self.show_logprobs))
+        self._handle = display(self._widget, display_id=True)
+
+    def feed(self, index: int, text: str, logprobs: list[Any] | None = None) -> None:
+        now = self.clock()
+        self.progress.feed(index, text, now, logprobs)
+        if self.throttle.due(now):
+            self.refresh(now)
+
+    def refresh(self, now: float | None = None) -> None:
+        """Redraw now (the throttle decides when :meth:`feed` calls this)."""
+        if self.mode == "widget" and self._widget is not None:
+            self._widget.value = live_html(self.progress, self.show_logprobs, now)
+            self.pushes += 1
+        elif self.mode == "text" and self.progress.n == 1:
+            text = self.progress.samples[0].text
+            if len(text) > self._printed:
+                sys.stdout.write(text[self._printed :])
+                sys.stdout.flush()
+                self._printed = len(text)
+                self.pushes += 1
+
+    def close(self, results: Sequence[SglResult]) -> None:
+        """Replace the live view with the static rendering of the final results."""
+        group = ResultGroup(results)
+        if self.mode == "widget":
+            if self._handle is not None:
+                self._handle.update(group)
+            else:  # pragma: no cover - start() was not called
+                from IPython.display import display
+
+                display(group)
+            if self._widget is not None:
+                self._widget.close()
+            return
+        # terminal: the text already streamed; finish the line and print the figures
+        if self.progress.n == 1 and results:
+            self.refresh()
+            stats = result_text(results[0])[len(results[0].text) :].strip()
+            sys.stdout.write(("\n" if self._printed else results[0].text + "\n") + stats + "\n")
+            sys.stdout.flush()
+        else:
+            for r in results:
+                sys.stdout.write(f"[sample {r.index}]\n{result_text(r)}\n\n")
+            sys.stdout.flush()

@@ -1,0 +1,113 @@
+"""Small one-shot server actions behind ``%sgl logs``, ``%sgl info`` and ``%sgl flush``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sgl_notebook.display.html_builders import card, esc, pre, table
+from sgl_notebook.magics.errors import ServerRequestError
+
+__all__ = ["InfoCard", "LogTail", "flush_cache", "server_info", "show_logs"]
+
+# the server-info fields a person asks about first
+_INFO_KEYS = (
+    "model_path",
+    "served_model_name",
+    "tokenizer_path",
+    "is_generation",
+    "context_length",
+    "max_total_num_tokens",
+    "max_req_input_len",
+    "max_running_requests",
+    "chunked_prefill_size",
+    "dtype",
+    "tp_size",
+    "mem_fraction_static",
+    "enable_metrics",
+    "enable_cache_report",
+    "version",
+)
+
+
+def _get(server: Any, path: str, method: str = "GET") -> Any:
+    import httpx
+
+    api_key = getattr(server, "api_key", None)
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    try:
+        response = httpx.request(
+            method, f"{str(server.url).rstrip('/')}{path}", headers=headers, timeout=10.0
+        )
+    except httpx.HTTPError as exc:
+        raise ServerRequestError(
+            f"Cannot reach {server.url} ({exc.__class__.__name__}). Is it still running? See %sgl list."
+        ) from None
+    return response
+
+
+class LogTail:
+    """Displayable log lines (plain text, and escaped HTML)."""
+
+    def __init__(self, name: str, lines: list[str]) -> None:
+        self.name, self.lines = name, lines
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        text = "\n".join(self.lines) or "(no log lines yet)"
+        return {
+            "text/plain": text,
+            "text/html": card(
+                f"log of {esc(self.name)}", pre(text, font_size="85%"), accent="#64748b"
+            ),
+        }
+
+
+def show_logs(server: Any, n: int) -> LogTail:
+    logs = getattr(server, "logs", None)
+    if not callable(logs):
+        raise ServerRequestError(
+            f"{server.name} was connected by URL: its log is on the machine that runs it."
+        )
+    lines = logs(n)
+    if isinstance(lines, str):
+        lines = lines.splitlines()
+    return LogTail(str(server.name), list(lines)[-n:])
+
+
+class InfoCard:
+    def __init__(self, name: str, info: dict[str, Any]) -> None:
+        self.name, self.info = name, info
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        rows = [(k, v) for k, v in self.info.items()]
+        text = "\n".join(f"{k}: {v}" for k, v in rows)
+        return {
+            "text/plain": text,
+            "text/html": card(
+                f"{esc(self.name)} info", table(["field", "value"], rows), accent="#2563eb"
+            ),
+        }
+
+
+def server_info(server: Any) -> InfoCard:
+    """Model info plus the most useful server-info fields (SGLang's /get_model_info, /get_server_info)."""
+    info: dict[str, Any] = {"url": server.url}
+    for path in ("/get_model_info", "/get_server_info"):
+        response = _get(server, path)
+        if response.status_code == 200:
+            data = response.json()
+            info.update({k: data[k] for k in _INFO_KEYS if k in data and k not in info})
+    if len(info) == 1:
+        raise ServerRequestError(
+            f"{server.url} answered neither /get_model_info nor /get_server_info."
+        )
+    return InfoCard(str(getattr(server, "name", server.url)), info)
+
+
+def flush_cache(server: Any) -> None:
+    response = _get(server, "/flush_cache", method="POST")
+    first = response.text.strip().splitlines()[0] if response.text.strip() else ""
+    if response.status_code != 200:
+        raise ServerRequestError(
+            f"Cache not flushed (HTTP {response.status_code}): {first} Wait for running requests to finish."
+        )
+    print(f"{server.name}: {first or 'cache flushed'}")

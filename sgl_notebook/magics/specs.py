@@ -1,0 +1,403 @@
+"""Parse first, then act: a ``%sgl`` line or a ``%%sgl`` cell becomes a frozen dataclass here.
+
+Pure functions (no server, no namespace). The ``%%sgl`` options are declared with IPython's
+``magic_arguments`` (see :data:`cell_magic_arguments`) so ``%%sgl?`` documents them; ``%sgl``
+subcommands each have an argparse parser whose help is put into ``%sgl?``.
+
+>>> parse_cell("--max-tokens 8 -o answer", "Hi").max_tokens
+8
+>>> parse_line("launch HuggingFaceTB/SmolLM2-135M-Instruct --name small -- --mem-fraction 0.5")
+LaunchSpec(model='HuggingFaceTB/SmolLM2-135M-Instruct', engine=None, name='small', python=None, api_key=None, idle_timeout=None, extra_args=('--mem-fraction', '0.5'))
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shlex
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, NoReturn, TypeVar
+
+from IPython.core import magic_arguments
+from IPython.core.magic_arguments import MagicArgumentParser
+
+from sgl_notebook.magics.errors import (
+    SglUsageError,
+    UnknownOptionError,
+    UnknownSubcommandError,
+    did_you_mean,
+)
+
+__all__ = [
+    "CellSpec",
+    "ConnectSpec",
+    "FlushSpec",
+    "InfoSpec",
+    "LaunchSpec",
+    "ListSpec",
+    "LogsSpec",
+    "SUBCOMMANDS",
+    "SessionResetSpec",
+    "StatsSpec",
+    "StopSpec",
+    "UseSpec",
+    "cell_magic_arguments",
+    "line_help",
+    "parse_cell",
+    "parse_line",
+]
+
+MODES = ("chat", "complete", "generate")
+
+
+class SglArgumentParser(MagicArgumentParser):
+    """argparse that raises UsageError subclasses (with "did you mean") instead of exiting."""
+
+    def error(self, message: str) -> NoReturn:
+        match = re.search(r"unrecognized arguments: (\S+)", message)
+        if match:
+            word = match.group(1)
+            options = [o for a in self._actions for o in a.option_strings]
+            raise UnknownOptionError(
+                f"{self.prog}: unknown option {word}.{did_you_mean(word, options)} "
+                f"See {self.prog}? for the options."
+            )
+        raise SglUsageError(f"{self.prog}: {message}. See {self.prog}? for the options.")
+
+
+# ------------------------------------------------------------------ %%sgl
+
+
+@dataclass(frozen=True)
+class CellSpec:
+    """Everything a ``%%sgl`` cell asks for. None means "use the configured default"."""
+
+    prompt: str
+    server: str | None = None
+    system: str | None = None
+    max_tokens: int | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    stop: tuple[str, ...] = ()
+    regex: str | None = None
+    json_schema: str | None = None
+    choices: tuple[str, ...] = ()
+    session: str | None = None
+    n: int = 1
+    mode: str = "chat"
+    output: str | None = None
+    stream: bool | None = None
+    logprobs: bool = False
+
+    @property
+    def constraint_regex(self) -> str | None:
+        """``--choices a,b`` as the regex ``(a|b)``; else ``--regex``."""
+        if self.choices:
+            return "(" + "|".join(re.escape(c) for c in self.choices) + ")"
+        return self.regex
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def cell_magic_arguments(func: F) -> F:
+    """Declare the ``%%sgl`` options on ``func`` (IPython's magic_arguments)."""
+    decorators = [
+        magic_arguments.magic_arguments(),
+        magic_arguments.argument(
+            "--server", "-s", help="server name (default: the current server)"
+        ),
+        magic_arguments.argument("--system", help="system prompt"),
+        magic_arguments.argument(
+            "--max-tokens", type=int, help="most tokens to generate (default: SglMagics.max_tokens)"
+        ),
+        magic_arguments.argument(
+            "--temperature",
+            "-t",
+            type=float,
+            help="sampling temperature (default: SglMagics.temperature)",
+        ),
+        magic_arguments.argument("--top-p", type=float, help="nucleus sampling probability mass"),
+        magic_arguments.argument(
+            "--stop", action="append", default=[], help="stop string (repeatable)"
+        ),
+        magic_arguments.argument("--regex", help="constrain the answer to this regular expression"),
+        magic_arguments.argument(
+            "--json-schema",
+            help="constrain to a JSON schema: inline JSON, or a variable holding a dict, a JSON string or a pydantic model",
+        ),
+        magic_arguments.argument(
+            "--choices", help="constrain to one of these comma-separated choices"
+        ),
+        magic_arguments.argument("--session", help="keep a named multi-turn conversation"),
+        magic_arguments.argument(
+            "--n", "-n", type=int, default=1, help="number of samples (shown side by side)"
+        ),
+        magic_arguments.argument(
+            "--mode",
+            default="chat",
+            help="chat (default), complete (/v1/completions) or generate (native /generate)",
+        ),
+        magic_arguments.argument(
+            "-o", "--output", help="store the result (SglResult; a list with --n) in this variable"
+        ),
+        magic_arguments.argument(
+            "--no-stream",
+            action="store_true",
+            help="wait for the whole answer instead of streaming",
+        ),
+        magic_arguments.argument(
+            "--logprobs",
+            action="store_true",
+            help="colour tokens by probability, top alternatives on hover",
+        ),
+    ]
+    for decorator in reversed(decorators):
+        func = decorator(func)
+    func.parser.__class__ = SglArgumentParser  # type: ignore[attr-defined]  # our error()
+    func.parser.prog = "%%sgl"  # type: ignore[attr-defined]
+    func.parser.allow_abbrev = False  # type: ignore[attr-defined]  # typos get "did you mean"
+    return func
+
+
+@cell_magic_arguments
+def _cell_options(line: str, cell: str) -> None:  # pragma: no cover - holds the parser only
+    """%%sgl options."""
+
+
+def _split(line: str) -> list[str]:
+    try:
+        return shlex.split(line)
+    except ValueError as exc:
+        raise SglUsageError(f"Cannot split the magic line ({exc}); check the quotes.") from None
+
+
+def parse_cell(line: str, cell: str) -> CellSpec:
+    """``%%sgl`` line + cell body -> :class:`CellSpec` (validated, not yet templated)."""
+    args = _cell_options.parser.parse_args(_split(line))  # type: ignore[attr-defined]
+    if args.mode not in MODES:
+        raise SglUsageError(
+            f"--mode {args.mode!r} is not one of {', '.join(MODES)}.{did_you_mean(args.mode, MODES)}"
+        )
+    constraints = [name for name in ("regex", "json_schema", "choices") if getattr(args, name)]
+    if len(constraints) > 1:
+        flags = " and ".join("--" + c.replace("_", "-") for c in constraints)
+        raise SglUsageError(f"{flags} cannot be combined: pick one constraint.")
+    if args.n < 1:
+        raise SglUsageError(f"--n must be at least 1, got {args.n}.")
+    if args.max_tokens is not None and args.max_tokens < 0:
+        raise SglUsageError(f"--max-tokens must be >= 0, got {args.max_tokens}.")
+    if args.top_p is not None and not 0 < args.top_p <= 1:
+        raise SglUsageError(f"--top-p must be in (0, 1], got {args.top_p}.")
+    if args.session and args.mode != "chat":
+        raise SglUsageError("--session keeps a chat conversation: drop --mode or use --mode chat.")
+    if args.output is not None and not args.output.isidentifier():
+        raise SglUsageError(f"-o {args.output!r} is not a valid Python variable name.")
+    choices = tuple(c.strip() for c in args.choices.split(",") if c.strip()) if args.choices else ()
+    if args.choices is not None and not choices:
+        raise SglUsageError("--choices needs at least one choice, e.g. --choices yes,no.")
+    prompt = cell.strip("\n")
+    if not prompt.strip():
+        raise SglUsageError("The cell is empty: write the prompt below the %%sgl line.")
+    return CellSpec(
+        prompt=prompt,
+        server=args.server,
+        system=args.system,
+        max_tokens=args.max_tokens,
+        temperature=args.temperature,
+        top_p=args.top_p,
+        stop=tuple(args.stop),
+        regex=args.regex,
+        json_schema=args.json_schema,
+        choices=choices,
+        session=args.session,
+        n=args.n,
+        mode=args.mode,
+        output=args.output,
+        stream=False if args.no_stream else None,
+        logprobs=args.logprobs,
+    )
+
+
+# ------------------------------------------------------------------- %sgl
+
+
+@dataclass(frozen=True)
+class LaunchSpec:
+    model: str | None = None
+    engine: str | None = None
+    name: str | None = None
+    python: str | None = None
+    api_key: str | None = None
+    idle_timeout: float | None = None
+    extra_args: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class StopSpec:
+    names: tuple[str, ...] = ()
+    all: bool = False
+
+
+@dataclass(frozen=True)
+class ListSpec:
+    pass
+
+
+@dataclass(frozen=True)
+class UseSpec:
+    name: str
+
+
+@dataclass(frozen=True)
+class ConnectSpec:
+    url: str
+    api_key: str | None = None
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class LogsSpec:
+    name: str | None = None
+    n: int = 40
+
+
+@dataclass(frozen=True)
+class StatsSpec:
+    names: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class InfoSpec:
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class FlushSpec:
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class SessionResetSpec:
+    name: str
+
+
+def _parser(command: str, description: str) -> SglArgumentParser:
+    parser = SglArgumentParser(prog=f"%sgl {command}", description=description, add_help=False)
+    parser.allow_abbrev = False  # typos get "did you mean", not a silent abbreviation
+    return parser
+
+
+def _build_parsers() -> dict[str, SglArgumentParser]:
+    p: dict[str, SglArgumentParser] = {}
+    launch = p["launch"] = _parser(
+        "launch", "Start a server (SGLang on a GPU, else the CPU engine) and make it current."
+    )
+    launch.add_argument(
+        "model", nargs="?", help="model path or hub id (default: the engine's default model)"
+    )
+    launch.add_argument("--engine", help="auto (default), sglang, vllm or cpu")
+    launch.add_argument("--name", help="a name to refer to the server by")
+    launch.add_argument("--python", help="the python that has SGLang/vLLM installed")
+    launch.add_argument("--api-key", help="require this API key ('auto' makes one up)")
+    launch.add_argument("--idle-timeout", type=float, help="stop after this many idle seconds")
+    stop = p["stop"] = _parser("stop", "Stop servers (default: the current one).")
+    stop.add_argument("names", nargs="*", help="server names")
+    stop.add_argument("--all", action="store_true", help="stop every server this kernel started")
+    p["list"] = _parser("list", "Table of the servers this kernel knows.")
+    use = p["use"] = _parser(
+        "use", "Make a server the current one (also the frontend language's default backend)."
+    )
+    use.add_argument("name")
+    connect = p["connect"] = _parser("connect", "Use a server that is already running somewhere.")
+    connect.add_argument("url")
+    connect.add_argument("--api-key")
+    connect.add_argument("--name")
+    logs = p["logs"] = _parser("logs", "The last lines of a server's log.")
+    logs.add_argument("name", nargs="?")
+    logs.add_argument("-n", type=int, default=40, help="number of lines (default 40)")
+    stats = p["stats"] = _parser(
+        "stats", "Live dashboard: throughput, requests, KV usage, cache hits."
+    )
+    stats.add_argument("names", nargs="*")
+    info = p["info"] = _parser("info", "Model and server information.")
+    info.add_argument("name", nargs="?")
+    flush = p["flush"] = _parser("flush", "Flush the server's prefix cache.")
+    flush.add_argument("name", nargs="?")
+    session = p["session"] = _parser(
+        "session", "session reset NAME: forget a %%sgl --session conversation."
+    )
+    session.add_argument("action", help="reset")
+    session.add_argument("name")
+    return p
+
+
+_PARSERS = _build_parsers()
+SUBCOMMANDS = tuple(_PARSERS)
+
+
+def line_help() -> str:
+    """Usage of every subcommand, for ``%sgl?``."""
+    # MagicArgumentParser doubles "%" in usage lines (it expects printf-style escaping)
+    return "\n".join(p.format_help().replace("%%sgl", "%sgl") for p in _PARSERS.values())
+
+
+def parse_line(line: str) -> Any:
+    """``%sgl`` line -> one of the ``*Spec`` dataclasses."""
+    words = _split(line)
+    if not words:
+        raise SglUsageError(
+            f"%sgl needs a subcommand: one of {', '.join(SUBCOMMANDS)}. See %sgl? for help."
+        )
+    command, rest = words[0], words[1:]
+    parser = _PARSERS.get(command)
+    if parser is None:
+        raise UnknownSubcommandError(
+            f"%sgl has no subcommand {command!r}.{did_you_mean(command, SUBCOMMANDS)} "
+            f"Subcommands: {', '.join(SUBCOMMANDS)}."
+        )
+    extra: list[str] = []
+    if command == "launch" and "--" in rest:
+        cut = rest.index("--")
+        rest, extra = rest[:cut], rest[cut + 1 :]
+    args: argparse.Namespace = parser.parse_args(rest)
+    if command == "launch":
+        return LaunchSpec(
+            args.model,
+            args.engine,
+            args.name,
+            args.python,
+            args.api_key,
+            args.idle_timeout,
+            tuple(extra),
+        )
+    if command == "stop":
+        if args.all and args.names:
+            raise SglUsageError("%sgl stop: give names or --all, not both.")
+        return StopSpec(tuple(args.names), args.all)
+    if command == "list":
+        return ListSpec()
+    if command == "use":
+        return UseSpec(args.name)
+    if command == "connect":
+        if not re.match(r"^https?://", args.url):
+            raise SglUsageError(
+                f"%sgl connect: {args.url!r} is not an http(s) URL, e.g. http://127.0.0.1:30000."
+            )
+        return ConnectSpec(args.url.rstrip("/"), args.api_key, args.name)
+    if command == "logs":
+        if args.n < 1:
+            raise SglUsageError(f"%sgl logs: -n must be at least 1, got {args.n}.")
+        return LogsSpec(args.name, args.n)
+    if command == "stats":
+        return StatsSpec(tuple(args.names))
+    if command == "info":
+        return InfoSpec(args.name)
+    if command == "flush":
+        return FlushSpec(args.name)
+    if args.action != "reset":
+        raise SglUsageError(
+            f"%sgl session {args.action}: the only action is 'reset', e.g. %sgl session reset chat1."
+        )
+    return SessionResetSpec(args.name)

@@ -1,0 +1,75 @@
+"""The stream bookkeeping and view: coalesced redraws, final static copy, terminal fallback."""
+
+from __future__ import annotations
+
+import itertools
+
+from sgl_notebook.display.stream_state import StreamProgress, UpdateThrottle
+from sgl_notebook.display.stream_view import ResultGroup, StreamView, live_html
+
+
+class FakeClock:
+    def __init__(self, step: float) -> None:
+        self.now, self.step = 0.0, step
+
+    def __call__(self) -> float:
+        self.now += self.step
+        return self.now
+
+
+def test_throttle_coalesces_to_the_rate():
+    throttle = UpdateThrottle(max_per_s=20)
+    times = [i / 1000 for i in range(2000)]  # 2000 events over 2 s
+    assert sum(throttle.due(t) for t in times) <= 41
+
+
+def test_widget_view_redraws_at_most_20_per_second_at_any_token_rate():
+    progress = StreamProgress(n=1, started_at=0.0)
+    clock = FakeClock(step=0.0005)  # 2000 tokens/s
+    view = StreamView(progress, max_updates_per_s=20, mode="widget", clock=clock)
+    view.start()
+    values = []
+    view._widget.observe(lambda change: values.append(change["new"]), names="value")
+    for i in range(4000):  # 2 seconds of tokens
+        view.feed(0, f"t{i} ")
+    assert 20 <= view.pushes <= 41
+    assert len(values) == view.pushes
+    results = progress.results()
+    view.close(results)
+    assert results[0].text == "".join(f"t{i} " for i in range(4000))
+    assert results[0].usage == {"completion_tokens": 4000}
+
+
+def test_live_html_escapes_and_shows_stats_side_by_side():
+    progress = StreamProgress(n=2, started_at=0.0)
+    progress.feed(0, "<b>a", now=0.1)
+    progress.feed(0, "b", now=0.2)
+    progress.feed(1, "x", now=0.3)
+    progress.finish(1, "stop")
+    html = live_html(progress)
+    assert "&lt;b&gt;a" in html and "display:flex" in html
+    assert "tokens: <b>2</b>" in html and "finish: <b>stop</b>" in html
+    assert "TTFT: <b>100 ms</b>" in html
+
+
+def test_text_mode_prints_the_stream_then_the_figures(capsys):
+    progress = StreamProgress(n=1, started_at=0.0)
+    ticks = itertools.count()
+    view = StreamView(progress, mode="text", clock=lambda: next(ticks) * 1.0)
+    view.start()
+    for word in ("Hello", ", ", "world"):
+        view.feed(0, word)
+    progress.finish(0, "stop")
+    view.close(progress.results())
+    out = capsys.readouterr().out
+    assert out.startswith("Hello, world\n")
+    assert "finish: stop" in out
+
+
+def test_result_group_puts_samples_side_by_side():
+    progress = StreamProgress(n=2, started_at=0.0)
+    progress.feed(0, "a", 0.1)
+    progress.feed(1, "b", 0.1)
+    bundle = ResultGroup(progress.results())._repr_mimebundle_()
+    assert "[sample 0]" in bundle["text/plain"] and "[sample 1]" in bundle["text/plain"]
+    assert bundle["text/html"].count('class="sgl-card"') == 2
