@@ -151,6 +151,9 @@ def list_records(prune: bool = True) -> list[ServerRecord]:
             continue
         if prune and not record_is_alive(record):
             remove_record(record.id)
+            if record.log_path and not owner_is_alive(record):
+                with contextlib.suppress(OSError):
+                    Path(record.log_path).unlink()
             continue
         records.append(record)
     return sorted(records, key=lambda r: r.started_at)

@@ -36,6 +36,16 @@ def _pidfd(pid: int) -> int | None:
         return None
 
 
+def _forget(record_id: str | None, log_path: str | None) -> None:
+    if record_id:
+        from sgl_notebook.server.registry import remove_record
+
+        remove_record(record_id)
+    if log_path:
+        with contextlib.suppress(OSError):
+            Path(log_path).unlink()
+
+
 def watch(
     owner_pid: int,
     owner_create_time: float | None,
@@ -51,20 +61,18 @@ def watch(
     for fd in fds:
         poller.register(fd, select.POLLIN)
     while True:
+        owner_alive = process_matches(owner_pid, owner_create_time)
         if not process_matches(pid, create_time):
-            # The server ended on its own; leave nothing of its group behind.
+            # The server ended on its own (or by SIGPIPE once its owner's pipes closed):
+            # leave nothing of its group behind, and tidy up if nobody else will.
             if pgid:
                 terminate_tree(pid, pgid, timeout=2.0)
+            if not owner_alive:
+                _forget(record_id, log_path)
             return "server-gone"
-        if not process_matches(owner_pid, owner_create_time):
+        if not owner_alive:
             terminate_tree(pid, pgid, timeout=5.0)
-            if record_id:
-                from sgl_notebook.server.registry import remove_record
-
-                remove_record(record_id)
-            if log_path:
-                with contextlib.suppress(OSError):
-                    Path(log_path).unlink()
+            _forget(record_id, log_path)
             return "owner-gone"
         # pidfds become readable when their process exits; the timeout is the fallback
         poller.poll(int(POLL_S * 1000) if not fds else 1000)

@@ -55,7 +55,8 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def log_message(self, format: str, *args: object) -> None:  # uvicorn-style access line
-        line = f'INFO:     {self.client_address[0]}:{self.client_address[1]} - "{self.requestline}" {args[1]} OK'
+        host, port = self.client_address[:2]
+        line = f'INFO:     {host}:{port} - "{self.requestline}" {args[1]} OK'
         if State.dialect == "vllm":
             line = f"(APIServer pid={os.getpid()}) " + line
         sys.stdout.write(line + "\n")
@@ -155,7 +156,8 @@ def sglang_main(args: argparse.Namespace, scenario: str) -> int:
     err("Load weight end. type=LlamaForCausalLM, dtype=torch.bfloat16, avail mem=63.49 GB, "
         "mem usage=15.01 GB.")
     if scenario == "oom":
-        sys.stderr.write(ts()[:-2] + " TP0] Scheduler hit an exception: Traceback (most recent call last):\n")
+        sys.stderr.write(ts()[:-2] + " TP0] Scheduler hit an exception: "
+                         "Traceback (most recent call last):\n")
         err('  File "sglang/srt/mem_cache/memory_pool.py", line 1, in __init__', prefix=False)
         err("torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 20.00 GiB. GPU 0 has a "
             "total capacity of 79.10 GiB", prefix=False)
@@ -216,8 +218,9 @@ def vllm_main(args: argparse.Namespace, scenario: str) -> int:
     vlog(f"Starting vLLM API server 0 on http://{args.host}:{args.port}")
     State.ready = True
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    sys.stdout.write(f"(APIServer pid={os.getpid()}) INFO:     Started server process [{os.getpid()}]\n")
-    sys.stdout.write(f"(APIServer pid={os.getpid()}) INFO:     Application startup complete.\n")
+    tag = f"(APIServer pid={os.getpid()}) INFO:     "
+    sys.stdout.write(f"{tag}Started server process [{os.getpid()}]\n")
+    sys.stdout.write(f"{tag}Application startup complete.\n")
     sys.stdout.flush()
     scheduler.wait()
     return 0
