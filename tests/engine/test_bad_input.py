@@ -1,0 +1,180 @@
+"""Bad input: SGLang 0.4.10's status and error body each time, and the engine still serving."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+import requests
+
+from tests.fixtures.engine_servers import engine_command, free_port, start_engine
+
+
+@pytest.fixture
+def alive(tiny_engine):
+    """After the test: the engine still answers a real generation."""
+    yield tiny_engine
+    assert tiny_engine.process.poll() is None
+    out = requests.post(tiny_engine.url + "/generate", timeout=60,
+                        json={"text": "hello", "sampling_params": {"max_new_tokens": 2}})
+    assert out.status_code == 200 and out.json()["meta_info"]["completion_tokens"] == 2
+
+
+def post(engine, path, body, **kw):
+    return requests.post(engine.url + path, json=body, timeout=60, **kw)
+
+
+def test_unknown_sampling_key_is_500_like_sglang_0_4_10(alive):
+    resp = post(alive, "/generate", {"text": "hi", "sampling_params": {"foo": 1}})
+    assert resp.status_code == 500
+    assert resp.text == "Internal Server Error"
+
+
+def test_unknown_sampling_key_in_a_stream_drops_it_without_done(alive):
+    body = {"text": "hi", "stream": True, "sampling_params": {"foo": 1}}
+    with requests.post(alive.url + "/generate", json=body, stream=True, timeout=60) as r:
+        assert r.status_code == 200
+        try:
+            lines = list(r.iter_lines())
+        except requests.exceptions.ChunkedEncodingError:
+            lines = []
+    assert b"data: [DONE]" not in lines
+
+
+@pytest.mark.parametrize(
+    ("sampling", "message"),
+    [
+        ({"temperature": -1}, "temperature must be non-negative, got -1."),
+        ({"top_p": 0}, "top_p must be in (0, 1], got 0."),
+        ({"regex": "[a-", "max_new_tokens": 4}, "Invalid grammar request"),
+        ({"json_schema": "{not json", "max_new_tokens": 4}, "Invalid grammar request"),
+        ({"regex": "a", "json_schema": "{}"}, "Only one of regex, json_schema, or ebnf can be set."),
+    ],
+)
+def test_bad_sampling_values_are_400(alive, sampling, message):
+    resp = post(alive, "/generate", {"text": "hi", "sampling_params": sampling})
+    assert resp.status_code == 400
+    body = resp.json()
+    assert list(body) == ["error"] and list(body["error"]) == ["message"]
+    assert body["error"]["message"].startswith(message)
+
+
+def test_bad_value_in_a_stream_is_an_error_event_then_done(alive):
+    body = {"text": "hi", "stream": True, "sampling_params": {"temperature": -1}}
+    with requests.post(alive.url + "/generate", json=body, stream=True, timeout=60) as r:
+        lines = [line for line in r.iter_lines() if line]
+    assert lines == [
+        b'data: {"error":{"message":"temperature must be non-negative, got -1."}}',
+        b"data: [DONE]",
+    ]
+
+
+def test_prompt_longer_than_context_is_400(alive):
+    ids = [5] * 2100
+    resp = post(alive, "/generate", {"input_ids": ids, "sampling_params": {"max_new_tokens": 1}})
+    assert resp.status_code == 400
+    assert resp.json() == {"error": {"message": "The input (2100 tokens) is longer than the "
+                                                "model's context length (2048 tokens)."}}
+    resp = post(alive, "/generate", {"input_ids": [5] * 2000,
+                                     "sampling_params": {"max_new_tokens": 100}})
+    assert resp.status_code == 400
+    assert resp.json()["error"]["message"].startswith(
+        "Requested token count exceeds the model's maximum context length of 2048 tokens."
+    )
+
+
+def test_malformed_json_is_400_validation_error(alive):
+    resp = requests.post(alive.url + "/generate", data=b'{"text": "hi"',
+                         headers={"Content-Type": "application/json"}, timeout=30)
+    assert resp.status_code == 400
+    body = resp.json()
+    assert body["object"] == "error" and body["type"] == "Bad Request" and body["code"] == 400
+    assert "JSON decode error" in body["message"]
+
+
+def test_missing_prompt_and_wrong_types(alive):
+    resp = post(alive, "/generate", {"sampling_params": {}})
+    assert resp.status_code == 400
+    assert resp.json() == {"error": {"message": "Either text, input_ids or input_embeds "
+                                                "should be provided."}}
+    resp = post(alive, "/generate", {"text": 5})
+    assert resp.status_code == 400 and resp.json()["type"] == "Bad Request"
+    resp = post(alive, "/generate", {"input_ids": [10**9], "sampling_params": {"max_new_tokens": 1}})
+    assert resp.status_code == 400 and "vocabulary" in resp.json()["error"]["message"]
+
+
+def test_openai_errors_are_top_level_objects(alive):
+    model = "tiny"
+    resp = post(alive, "/v1/chat/completions",
+                {"model": model, "messages": [{"role": "user", "content": "hi"}],
+                 "temperature": -1})
+    assert resp.status_code == 400
+    # The OpenAI models parse temperature as a float, hence "-1.0" (as in SGLang).
+    assert resp.json() == {"object": "error", "message": "temperature must be non-negative, got -1.0.",
+                           "type": "BadRequestError", "param": None, "code": 400}
+    resp = post(alive, "/v1/chat/completions", {"model": model, "messages": []})
+    assert resp.json()["message"] == "Messages cannot be empty."
+    resp = post(alive, "/v1/completions", {"model": model, "prompt": "x", "max_tokens": 0})
+    assert resp.status_code == 400 and resp.json()["type"] == "Bad Request"
+    assert "max_tokens must be positive" in resp.json()["message"]
+    resp = post(alive, "/v1/chat/completions", {"model": model})  # messages missing
+    assert resp.status_code == 400 and resp.json()["code"] == 400
+    resp = requests.post(alive.url + "/v1/completions", data="prompt=x", timeout=30,
+                         headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert resp.status_code == 400
+    assert "Unsupported Media Type: Only 'application/json' is allowed" in resp.json()["message"]
+    resp = post(alive, "/v1/completions", {"model": model, "prompt": "x", "regex": "[a-"})
+    assert resp.status_code == 400 and resp.json()["message"].startswith("Invalid grammar")
+
+
+def test_missing_model_path_fails_fast_with_a_clear_message(tmp_path):
+    missing = tmp_path / "no-such-model"
+    port = free_port()
+    started = time.monotonic()
+    proc = subprocess.run(engine_command(str(missing), port, []), capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode != 0
+    assert time.monotonic() - started < 30  # no model load, no torch
+    assert f"{missing} is not a local folder" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    # Nothing left listening on the port.
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", port))
+
+
+def test_port_in_use_exits_non_zero_with_uvicorns_line(tiny_engine, tiny_model_dir):
+    proc = subprocess.run(
+        engine_command(str(tiny_model_dir), tiny_engine.port, []),
+        capture_output=True, text=True, timeout=60,
+    )
+    assert proc.returncode != 0
+    assert "address already in use" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_bad_flag_values_exit_2_with_usage(tiny_model_dir):
+    proc = subprocess.run(
+        [sys.executable, "-m", "sgl_notebook.engine", "--port", "notaport"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert proc.returncode == 2 and "--port: invalid int value" in proc.stderr
+
+
+def test_api_key_is_enforced_like_sglang(tiny_model_dir, tmp_path):
+    extra = ["--enable-metrics", "--mem-fraction-static", "0.8", "--tp", "1",
+             "--disable-cuda-graph"]
+    with start_engine(str(tiny_model_dir), extra, tmp_path, api_key="sk-test") as engine:
+        body = {"text": "hi", "sampling_params": {"max_new_tokens": 1}}
+        resp = post(engine, "/generate", body)
+        assert resp.status_code == 401 and resp.json() == {"error": "Unauthorized"}
+        assert post(engine, "/generate", body,
+                    headers={"Authorization": "Bearer wrong"}).status_code == 401
+        assert post(engine, "/generate", body, headers=engine.headers()).status_code == 200
+        assert requests.get(engine.url + "/v1/models", timeout=30).status_code == 401
+        assert requests.get(engine.url + "/health", timeout=30).status_code == 200
+        assert requests.get(engine.url + "/metrics", timeout=30).status_code == 200
+        assert any("Ignoring SGLang flags" in line and "--mem-fraction-static 0.8" in line
+                   for line in engine.log_lines())
