@@ -11,12 +11,14 @@ import argparse
 import sys
 import time
 
+from sgl_notebook.protocol.phases import PhaseEvent
+
 QUESTION = "What is the capital of France?"
 STATS_MARKERS = ("Prefill batch", "Decode batch")
 
 
-def _print_phase(event: object) -> None:
-    print(f"  [{getattr(event, 'phase', '?')!s:>24}] {getattr(event, 'message', '')}", flush=True)
+def _print_phase(event: PhaseEvent) -> None:
+    print(f"  {event.phase.value:>15}  {event.message}", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
