@@ -309,6 +309,8 @@ def run_cell(
         raise ServerRequestError(
             f"The server answered {exc.status_code}: {_api_message(exc)}"
         ) from None
+    except openai.APIError as exc:  # an error event inside the stream
+        raise ServerRequestError(f"The server stopped the answer: {_api_message(exc)}") from None
     finally:
         for closer in closers:
             _quietly_close(closer)
