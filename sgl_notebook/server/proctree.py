@@ -83,7 +83,7 @@ def terminate_tree(pid: int, pgid: int | None = None, timeout: float = 10.0) -> 
     if not processes:
         return []
     _signal_all(processes, pgid, signal.SIGTERM)
-    _, alive = psutil.wait_procs(processes, timeout=timeout)
+    alive = _wait_gone(processes, timeout)
     # Children may have been forked while we waited; look again before the hard kill.
     leftovers = {p.pid: p for p in alive}
     for process in tree_processes(pid, pgid):
@@ -91,9 +91,33 @@ def terminate_tree(pid: int, pgid: int | None = None, timeout: float = 10.0) -> 
     if not leftovers:
         return []
     _signal_all(list(leftovers.values()), pgid, signal.SIGKILL)
-    psutil.wait_procs(list(leftovers.values()), timeout=5.0)
+    _wait_gone(list(leftovers.values()), 5.0)
     _wait_group_empty(pgid, deadline=time.monotonic() + 2.0)
     return sorted(leftovers)
+
+
+def _running(process: psutil.Process) -> bool:
+    try:
+        if process.ppid() == os.getpid():
+            # our own child: reap it (psutil's wait uses waitpid for children)
+            with contextlib.suppress(psutil.TimeoutExpired):
+                process.wait(timeout=0)
+        return process.status() != psutil.STATUS_ZOMBIE
+    except (psutil.NoSuchProcess, psutil.AccessDenied, ChildProcessError):
+        return False
+
+
+def _wait_gone(processes: list[psutil.Process], timeout: float) -> list[psutil.Process]:
+    """Wait until each process has exited; an exited-but-unreaped one (zombie) counts as gone.
+
+    psutil.wait_procs would wait the whole timeout for zombies whose parent is not us.
+    """
+    deadline = time.monotonic() + timeout
+    alive = [p for p in processes if _running(p)]
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.05)
+        alive = [p for p in alive if _running(p)]
+    return alive
 
 
 def _wait_group_empty(pgid: int | None, deadline: float) -> None:
