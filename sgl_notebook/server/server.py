@@ -115,6 +115,9 @@ class Server:
         self._process = process
         self.record = process.record
         process.pump.add_listener(self._on_line)
+        if self._idle is not None:
+            self._idle.stop()
+            self._idle = None
         if self.idle_timeout:
             self._idle = IdleMonitor(self.idle_timeout, self._stop_for_idle)
             self._idle.start()
