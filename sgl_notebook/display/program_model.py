@@ -55,6 +55,8 @@ class Block:
     role: str | None
     segments: tuple[Segment, ...]
     open: bool = False  # the role has begun but not ended yet (a streaming program)
+    prefix: str = ""  # the chat template's text around the message (shown dimmed)
+    suffix: str = ""
 
     @property
     def text(self) -> str:
@@ -111,21 +113,36 @@ def _choice_text(prefix: str, tokens: Any) -> str | None:
     return None  # pragma: no cover - cut == 0 always matches
 
 
+def _find(text: str, value: str, start: int, forbidden: list[tuple[int, int]]) -> int:
+    """First index of ``value`` at or after ``start`` that overlaps no ``forbidden`` range."""
+    at = text.find(value, start)
+    while at >= 0 and any(a < at + len(value) and at < b for a, b in forbidden):
+        at = text.find(value, at + 1)
+    return at
+
+
 def _find_spans(
-    text: str, variables: Mapping[str, Any], meta_info: Mapping[str, Any]
+    text: str,
+    variables: Mapping[str, Any],
+    meta_info: Mapping[str, Any],
+    forbidden: list[tuple[int, int]] | None = None,
 ) -> list[tuple[int, int, str, str]]:
-    """(start, end, name, kind) of every gen/select value found in ``text``, in order, no overlaps."""
+    """(start, end, name, kind) of every gen/select value found in ``text``, in order, no overlaps.
+
+    ``forbidden``: chat-template markers, which a generated value can never be part of.
+    """
     spans: list[tuple[int, int, str, str]] = []
+    blocked = list(forbidden or [])
     cursor = 0
     for name, value in variables.items():
         if name not in meta_info or not isinstance(value, str) or not value:
             continue
         meta = meta_info.get(name) or {}
         kind = "select" if "normalized_prompt_logprobs" in meta else "gen"
-        start = text.find(value, cursor)
+        start = _find(text, value, cursor, blocked)
         if start < 0:
-            start = text.find(value)
-            if start < 0 or any(s < start + len(value) and start < e for s, e, _, _ in spans):
+            start = _find(text, value, 0, blocked + [(s, e) for s, e, _, _ in spans])
+            if start < 0:
                 continue
         spans.append((start, start + len(value), name, kind))
         cursor = max(cursor, start + len(value))
@@ -133,20 +150,39 @@ def _find_spans(
     return spans
 
 
-def _role_ranges(text: str, messages: Sequence[Mapping[str, Any]]) -> list[tuple[int, int, str]]:
-    ranges: list[tuple[int, int, str]] = []
+def _content_of(message: Mapping[str, Any]) -> str | None:
+    content = message.get("content")
+    if isinstance(content, list):  # vision form: the text parts
+        content = "".join(p.get("text", "") for p in content if isinstance(p, Mapping))
+    return content if isinstance(content, str) else None
+
+
+def _role_ranges(
+    text: str,
+    messages: Sequence[Mapping[str, Any]],
+    templates: Sequence[tuple[str, str]] | None = None,
+) -> list[tuple[int, int, int, int, str]]:
+    """(prefix start, content start, content end, suffix end, role) of each message.
+
+    With the chat template's (prefix, suffix) per message the walk is exact, as the interpreter
+    wrote the text: prefix, content (left-stripped), suffix. Without it, contents are searched.
+    """
+    ranges: list[tuple[int, int, int, int, str]] = []
     cursor = 0
-    for message in messages:
-        content = message.get("content")
-        if isinstance(content, list):  # vision form: the text parts
-            content = "".join(p.get("text", "") for p in content if isinstance(p, Mapping))
-        if not isinstance(content, str):
+    for index, message in enumerate(messages):
+        content = _content_of(message)
+        if content is None:
             continue
-        start = text.find(content, cursor)
+        prefix, suffix = templates[index] if templates and index < len(templates) else ("", "")
+        prefix_at = text.find(prefix, cursor) if prefix else -1
+        search_from = prefix_at + len(prefix) if prefix_at >= 0 else cursor
+        start = text.find(content, search_from)
         if start < 0:
             continue
-        ranges.append((start, start + len(content), str(message.get("role", "user"))))
-        cursor = start + len(content)
+        end = start + len(content)
+        suffix_end = end + len(suffix) if suffix and text.startswith(suffix, end) else end
+        ranges.append((prefix_at if prefix_at >= 0 else start, start, end, suffix_end, str(message.get("role", "user"))))
+        cursor = suffix_end
     return ranges
 
 
@@ -182,16 +218,23 @@ def build_program_view(
     meta_info: Mapping[str, Any],
     open_role: str | None = None,
     error: object | None = None,
+    templates: Sequence[tuple[str, str]] | None = None,
 ) -> ProgramView:
-    """Split a program's text into role blocks and labelled spans (see the module docstring)."""
-    spans = _find_spans(text, variables, meta_info)
+    """Split a program's text into role blocks and labelled spans (see the module docstring).
+
+    ``templates``: the chat template's (prefix, suffix) for each message, when known.
+    """
+    ranges = _role_ranges(text, messages, templates)
+    markers = [(p, s) for p, s, _, _, _ in ranges] + [(e, x) for _, _, e, x, _ in ranges]
+    spans = _find_spans(text, variables, meta_info, [m for m in markers if m[0] < m[1]])
     blocks: list[Block] = []
     pos = 0
-    for start, end, role in _role_ranges(text, messages):
-        if start > pos:
-            blocks.append(Block(None, _segments(text, pos, start, spans, meta_info)))
-        blocks.append(Block(role, _segments(text, start, end, spans, meta_info)))
-        pos = end
+    for prefix_at, start, end, suffix_end, role in ranges:
+        if prefix_at > pos:
+            blocks.append(Block(None, _segments(text, pos, prefix_at, spans, meta_info)))
+        segments = _segments(text, start, end, spans, meta_info)
+        blocks.append(Block(role, segments, prefix=text[prefix_at:start], suffix=text[end:suffix_end]))
+        pos = suffix_end
     if pos < len(text) or not blocks:
         blocks.append(
             Block(

@@ -54,7 +54,22 @@ def view_of_state(state: Any, wait: bool = True) -> ProgramView:
         meta_info,
         open_role=getattr(executor, "cur_role", None),
         error=getattr(executor, "error_", None),
+        templates=_templates(executor, messages),
     )
+
+
+def _templates(executor: Any, messages: list[Any]) -> list[tuple[str, str]] | None:
+    """The chat template's (prefix, suffix) of each message, as the interpreter added them."""
+    template = getattr(executor, "chat_template", None)
+    if template is None or not hasattr(template, "get_prefix_and_suffix"):
+        return None
+    try:
+        return [
+            tuple(template.get_prefix_and_suffix(m.get("role"), messages[:i]))  # type: ignore[misc]
+            for i, m in enumerate(messages)
+        ]
+    except Exception:  # noqa: BLE001 - fall back to searching the contents
+        return None
 
 
 # ---------------------------------------------------------------- HTML
@@ -117,9 +132,14 @@ def _block_html(block: Block) -> str:
         white_space="pre-wrap",
     )
     role = badge(block.role + (" …" if block.open else ""), border)
+    template = ""
+    if block.prefix.strip() or block.suffix.strip():
+        # the chat template's markers, for the curious: shown small, not copied with the text
+        shown = f"{block.prefix.strip()} … {block.suffix.strip()}".strip(" …")
+        template = f' <span style="opacity:0.5;font-size:75%;user-select:none">{esc(shown)}</span>'
     return (
         f'<div class="sgl-msg sgl-role-{esc(block.role)}" style="{css}">'
-        f'<div style="margin-bottom:2px">{role}</div>{body}{_scores_html(block)}</div>'
+        f'<div style="margin-bottom:2px">{role}{template}</div>{body}{_scores_html(block)}</div>'
     )
 
 
