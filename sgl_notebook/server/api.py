@@ -16,7 +16,7 @@ from sgl_notebook.protocol.phases import PhaseEvent
 from sgl_notebook.server.errors import SglNotebookError
 from sgl_notebook.server.launcher import LaunchConfig, start_server
 from sgl_notebook.server.registry import ServerRecord, write_record
-from sgl_notebook.server.server import Server
+from sgl_notebook.server.server import Server, make_stats
 
 __all__ = ["launch", "connect", "servers"]
 
@@ -90,8 +90,12 @@ def launch(
         if holder:
             holder[0]._on_phase(event)
 
-    process = start_server(config, on_phase=forward)
-    server = Server(process.record, process=process, config=config, idle_timeout=idle_timeout)
+    # stats exist before the process does, so every line (start-up and warm-up too) reaches them
+    stats, _ = make_stats(engine)
+    feed = stats.feed if stats is not None else None
+    process = start_server(config, on_phase=forward, on_line=feed)
+    server = Server(process.record, process=process, config=config, idle_timeout=idle_timeout,
+                    stats=stats)
     holder.append(server)
     remember(server)
     return server

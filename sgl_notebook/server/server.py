@@ -44,6 +44,16 @@ def chat_template_for(model: str) -> str | None:
     return None
 
 
+def make_stats(engine: str) -> tuple[Any, str | None]:
+    """A fresh ``ServerStats`` for an engine's log dialect, or (None, why not)."""
+    try:
+        from sgl_notebook.stats import ServerStats
+
+        return ServerStats(dialect="vllm" if engine == "vllm" else "sglang"), None
+    except (ImportError, AttributeError, TypeError) as error:
+        return None, f"{type(error).__name__}: {error}"
+
+
 class Server:
     """A running (or stopped) server. Use :func:`sgl_notebook.launch` or ``connect`` to get one."""
 
@@ -54,6 +64,7 @@ class Server:
         process: ServerProcess | None = None,
         config: LaunchConfig | None = None,
         idle_timeout: float | None = None,
+        stats: Any = None,
     ) -> None:
         self.record = record
         self._process = process
@@ -61,14 +72,15 @@ class Server:
         self._lock = threading.RLock()
         self._line_listeners: list[LineListener] = []
         self._phase_listeners: list[Callable[[PhaseEvent], None]] = []
-        self._stats: Any = None
+        self._stats: Any = stats
         self._stats_error: str | None = None
         self._client: SglClient | None = None
         self.status = "ready" if process is not None or not record.managed else "stopped"
         self.auto_restart = True  # idle-stopped servers restart on the next request
         self.idle_timeout = idle_timeout
         self._idle: IdleMonitor | None = None
-        self._init_stats()
+        if stats is None:
+            self._stats, self._stats_error = make_stats(self.engine)
         if process is not None:
             self._attach(process)
 
@@ -101,14 +113,11 @@ class Server:
 
     # -- wiring -----------------------------------------------------------------------------
 
-    def _init_stats(self) -> None:
-        try:
-            from sgl_notebook.stats import ServerStats
-
-            dialect = "vllm" if self.engine == "vllm" else "sglang"
-            self._stats = ServerStats(dialect=dialect)
-        except (ImportError, AttributeError, TypeError) as error:
-            self._stats_error = f"{type(error).__name__}: {error}"
+    def feed_stats(self, line: str) -> None:
+        """Pass one log line to ``stats`` (the launcher calls this for every line)."""
+        if self._stats is not None:
+            with contextlib.suppress(Exception):
+                self._stats.feed(line)
 
     def _attach(self, process: ServerProcess) -> None:
         """Wire a (new) process's log lines into stats, listeners and the idle monitor."""
@@ -123,9 +132,6 @@ class Server:
             self._idle.start()
 
     def _on_line(self, line: str) -> None:
-        if self._stats is not None:
-            with contextlib.suppress(Exception):
-                self._stats.feed(line)
         if self._idle is not None and is_request_access_line(line):
             self._idle.touch()
         for listener in list(self._line_listeners):
@@ -246,7 +252,7 @@ class Server:
             if timeout is not None:
                 config = replace(config, timeout=timeout)
             try:
-                process = start_server(config, on_phase=self._on_phase)
+                process = start_server(config, on_phase=self._on_phase, on_line=self.feed_stats)
             except BaseException:
                 self.status = "failed"
                 raise

@@ -1,0 +1,68 @@
+"""The Server object beyond launch: stats fed from the log, listeners, phases, connect()."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+
+import sgl_notebook as sn
+from sgl_notebook.protocol.phases import LaunchPhase
+from sgl_notebook.server.errors import SglNotebookError
+from sgl_notebook.server.registry import find_record
+
+pytestmark = pytest.mark.usefixtures("no_leaks")
+
+
+def test_stats_listeners_and_phases(fake_python: str) -> None:
+    with sn.launch("org/ok", engine="sglang", python=fake_python) as server:
+        # the warm-up Prefill batch line reached the stats series through the pump
+        assert server.stats.points(), "no stats point from the warm-up prefill line"
+        phases = [event.phase for event in server.phases()]
+        assert phases[0] is LaunchPhase.STARTING and phases[-1] is LaunchPhase.READY
+        replayed: list[LaunchPhase] = []
+        server.on_phase(lambda event: replayed.append(event.phase))
+        assert replayed == phases
+        lines: list[str] = []
+        got_one = threading.Event()
+        remove = server.add_line_listener(lambda line: (lines.append(line), got_one.set()))
+        assert server.generate("x").text == " Paris"
+        assert got_one.wait(10) and any('"POST /generate HTTP/1.1"' in line for line in lines)
+        remove()
+
+
+def test_async_client(fake_python: str) -> None:
+    with sn.launch("org/ok", engine="sglang", python=fake_python) as server:
+        async def ask() -> str:
+            answer = await server.async_client().chat.completions.create(
+                model=server.model, messages=[{"role": "user", "content": "yo"}]
+            )
+            return str(answer.choices[0].message.content)
+
+        assert asyncio.run(ask()) == "echo: yo"
+
+
+def test_connect_to_a_running_server(fake_python: str) -> None:
+    with sn.launch("org/ok", engine="sglang", python=fake_python, api_key="auto") as owned:
+        with pytest.raises(SglNotebookError, match="rejected the API key"):
+            sn.connect(owned.url, api_key="wrong")
+        remote = sn.connect(owned.url, api_key=owned.api_key, name="remote-one")
+        try:
+            assert not remote.managed and remote.model == "org/ok"
+            assert remote.is_alive()
+            assert remote.generate("x").text == " Paris"
+            record = find_record("remote-one")
+            assert record is not None and record.managed is False and record.owner_pid is None
+            assert remote in sn.servers()
+        finally:
+            remote.stop()  # forgets it; the server itself keeps running
+        assert find_record("remote-one") is None
+        assert owned.is_alive()
+
+
+def test_connect_bad_inputs() -> None:
+    with pytest.raises(ValueError, match="needs an http"):
+        sn.connect("localhost:1234")
+    with pytest.raises(SglNotebookError, match="cannot reach"):
+        sn.connect("http://127.0.0.1:9")  # discard port: nothing listens
