@@ -55,13 +55,20 @@ def cache_dir() -> Path:
     return Path(env) if env else Path.home() / ".cache" / "sgl-notebook" / "models"
 
 
-def configure_threads() -> int:
-    """Use one torch thread per usable core (``SGL_NOTEBOOK_NUM_THREADS`` overrides)."""
+SMALL_MODEL_BYTES = 64 << 20  # below this, thread start-up costs more than it saves
+
+
+def configure_threads(weight_bytes: int | None = None) -> int:
+    """Use one torch thread per usable core, or one for tiny models (test models), where
+    OpenMP hand-offs cost more than the matrix products (``SGL_NOTEBOOK_NUM_THREADS`` overrides).
+    """
     import torch
 
     env = os.environ.get("SGL_NOTEBOOK_NUM_THREADS")
     if env:
         n = max(1, int(env))
+    elif weight_bytes is not None and weight_bytes < SMALL_MODEL_BYTES:
+        n = 1
     else:
         try:
             n = len(os.sched_getaffinity(0))
@@ -193,6 +200,7 @@ def load_model(
     config = model.config
     native_context = int(getattr(config, "max_position_embeddings", 0) or 2048)
     weight_bytes = sum(p.numel() * p.element_size() for p in model.parameters())
+    configure_threads(weight_bytes)
     return LoadedModel(
         model=model,
         tokenizer=tokenizer,

@@ -145,16 +145,20 @@ def sample_next_tokens(
     min_ps: torch.Tensor,
     greedy: torch.Tensor,
     generator: torch.Generator | None = None,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Pick one token per row; return ``(token_ids [B], logprobs [B, V])``.
+    need_logprobs: bool = True,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Pick one token per row; return ``(token_ids [B], logprobs [B, V] or None)``.
 
     greedy: [B] bool; temperatures for greedy rows are ignored (treated as 1 for logprobs).
+    Logprobs are skipped when every row is greedy and none asked for them.
     """
-    temps = torch.where(greedy, torch.ones_like(temperatures), temperatures)
-    scaled = logits / temps[:, None]
-    logprobs = torch.log_softmax(scaled, dim=-1)
     next_ids = torch.argmax(logits, dim=-1)
-    if bool(greedy.all()):
+    all_greedy = bool(greedy.all())
+    if all_greedy and not need_logprobs:
+        return next_ids, None
+    temps = torch.where(greedy, torch.ones_like(temperatures), temperatures)
+    logprobs = torch.log_softmax(logits / temps[:, None], dim=-1)
+    if all_greedy:
         return next_ids, logprobs
     probs = logprobs.exp()
     probs_sort, probs_idx = probs.sort(dim=-1, descending=True)

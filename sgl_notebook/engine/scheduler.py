@@ -113,6 +113,13 @@ class Scheduler:
         """Current load and counters (a copy)."""
         with self._cv:
             s = SchedulerSnapshot(**vars(self._stats))
+            # Read live: a callback may ask right after its request finished, before the
+            # engine thread drops the row (lists are copied first; CPython makes that atomic).
+            live = [r for r in list(self.batch.rows) if not r.finished]
+            s.running = len(live)
+            s.queued = len(self.waiting) + len(self._inbox)
+            s.used_tokens = sum(r.kv_tokens for r in live)
+            s.token_usage = s.used_tokens / self.config.max_total_num_tokens
             s.prefix_cache_tokens = self.prefix_cache.cached_tokens
             return s
 
@@ -144,9 +151,8 @@ class Scheduler:
                 self._abort_matching(prefix)
             try:
                 with torch.inference_mode():
-                    if self.waiting and self._admissible():
-                        self._prefill_step()
-                    elif self.batch.rows:
+                    prefilled = bool(self.waiting) and self._prefill_step()
+                    if not prefilled and self.batch.rows:
                         self._decode_step()
             except Exception as exc:  # noqa: BLE001 -- the engine must keep serving
                 self._on_exception(exc)
@@ -220,9 +226,6 @@ class Scheduler:
             return
         self.waiting.append(state)
 
-    def _admissible(self) -> bool:
-        return len(self.batch) < self.config.max_running_requests
-
     def _take_admissible(self) -> list[RequestState]:
         """Waiting requests that fit the running cap and the KV token budget, in order."""
         taken: list[RequestState] = []
@@ -237,10 +240,11 @@ class Scheduler:
             used += need
         return taken
 
-    def _prefill_step(self) -> None:
+    def _prefill_step(self) -> bool:
+        """Prefill what fits of the queue; False when nothing could be admitted."""
         states = self._take_admissible()
         if not states:
-            return
+            return False
         running_before = len(self.batch)
         self._in_prefill = states
         result: PrefillResult = run_prefill(self.loaded, states, self.prefix_cache, self.grammar)
@@ -273,6 +277,7 @@ class Scheduler:
                 result.mask[index],
                 [states[i].output_ids[-1] for i in alive],
             )
+        return True
 
     def _decode_step(self) -> None:
         self.batch.drop_finished()
@@ -287,6 +292,7 @@ class Scheduler:
             state.append_token(token)
             self._emit(state)
         self.batch.advance(next_tokens)
+        step_rows, step_used = len(rows), self.batch.used_tokens()
         self.batch.drop_finished()
         self._decode_tokens_since_log += len(rows)
         self._stats.decode_steps_total += 1
@@ -295,14 +301,13 @@ class Scheduler:
             now = time.perf_counter()
             throughput = self._decode_tokens_since_log / max(now - self._last_decode_log, 1e-9)
             self._last_decode_log, self._decode_tokens_since_log = now, 0
-            used = self.batch.used_tokens()
             with self._cv:
                 self._stats.last_gen_throughput = throughput
             self.log(
                 _format_decode(
-                    running_req=len(self.batch),
-                    num_token=used,
-                    token_usage=used / self.config.max_total_num_tokens,
+                    running_req=step_rows,
+                    num_token=step_used,
+                    token_usage=step_used / self.config.max_total_num_tokens,
                     gen_throughput=throughput,
                     queue_req=len(self.waiting),
                 )

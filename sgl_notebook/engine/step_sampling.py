@@ -77,8 +77,10 @@ def sample_rows(rows: list[RequestState], logits: torch.Tensor, grammar: Any) ->
         top_ps=torch.tensor([float(s.top_p) for s in sps], dtype=logits.dtype),
         min_ps=torch.tensor([float(s.min_p) for s in sps], dtype=logits.dtype),
         greedy=greedy,
+        need_logprobs=any(r.req.return_logprob for r in rows),
     )
     chosen = [int(t) for t in tokens.tolist()]
-    for i, r in enumerate(rows):
-        record_output_logprobs(r, logprobs[i], chosen[i])
+    if logprobs is not None:
+        for i, r in enumerate(rows):
+            record_output_logprobs(r, logprobs[i], chosen[i])
     return chosen
