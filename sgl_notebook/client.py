@@ -239,7 +239,9 @@ class SglClient:
         model: str | None = None, system: str | None = None, **kwargs: Any,
     ) -> Any:
         """``/v1/chat/completions``; a :class:`ChatResult`, or text deltas with ``stream=True``."""
-        payload = {"model": model or "default", "messages": as_messages(messages_or_text, system)}
+        payload: dict[str, Any] = {
+            "model": model or "default", "messages": as_messages(messages_or_text, system)
+        }
         payload.update(kwargs)
         if stream:
             payload["stream"] = True

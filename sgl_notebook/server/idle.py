@@ -28,7 +28,7 @@ def is_request_access_line(line: str) -> bool:
     False
     """
     match = _ACCESS.search(line)
-    return bool(match) and not match["path"].startswith(_NOT_REQUESTS)
+    return match is not None and not match["path"].startswith(_NOT_REQUESTS)
 
 
 class IdleMonitor:

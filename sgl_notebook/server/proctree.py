@@ -22,7 +22,7 @@ def pid_create_time(pid: int) -> float | None:
         process = psutil.Process(pid)
         if process.status() == psutil.STATUS_ZOMBIE:
             return None
-        return process.create_time()
+        return float(process.create_time())
     except (psutil.NoSuchProcess, psutil.AccessDenied, ProcessLookupError):
         return None
 
@@ -102,7 +102,7 @@ def _running(process: psutil.Process) -> bool:
             # our own child: reap it (psutil's wait uses waitpid for children)
             with contextlib.suppress(psutil.TimeoutExpired):
                 process.wait(timeout=0)
-        return process.status() != psutil.STATUS_ZOMBIE
+        return bool(process.status() != psutil.STATUS_ZOMBIE)
     except (psutil.NoSuchProcess, psutil.AccessDenied, ChildProcessError):
         return False
 
