@@ -71,7 +71,9 @@ class GrammarBackend:
         if kind == "json":
             if text == "$$ANY$$":
                 return self._compiler.compile_builtin_json_grammar()
-            return self._compiler.compile_json_schema(schema=text)
+            # Unlike SGLang's xgrammar default, no free whitespace between JSON tokens: small
+            # models otherwise tend to loop on newlines and never close the object.
+            return self._compiler.compile_json_schema(schema=text, any_whitespace=False)
         if kind == "regex":
             return self._compiler.compile_regex(text)
         if kind == "ebnf":
