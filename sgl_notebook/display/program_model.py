@@ -5,7 +5,8 @@ messages, variables and meta info), so they are tested without sglang and never 
 
 Spans are found from the variables: every name with an entry in ``meta_info`` came from a ``gen``
 or a ``select`` (``var_scope`` variables have none), and the stream executor appends each result
-to the text in execution order, so a left-to-right search finds them.
+to the end of the text in execution order, so searching backwards from the end, latest first,
+finds where each was generated.
 
 >>> view = build_program_view("Q: 2+2? A: 4", [], {"answer": "4"}, {"answer": {"id": "x"}})
 >>> [(s.text, s.var) for s in view.blocks[0].segments]
@@ -113,11 +114,11 @@ def _choice_text(prefix: str, tokens: Any) -> str | None:
     return None  # pragma: no cover - cut == 0 always matches
 
 
-def _find(text: str, value: str, start: int, forbidden: list[tuple[int, int]]) -> int:
-    """First index of ``value`` at or after ``start`` that overlaps no ``forbidden`` range."""
-    at = text.find(value, start)
+def _rfind(text: str, value: str, end: int, forbidden: list[tuple[int, int]]) -> int:
+    """Last index of ``value`` ending at or before ``end`` that overlaps no ``forbidden`` range."""
+    at = text.rfind(value, 0, end)
     while at >= 0 and any(a < at + len(value) and at < b for a, b in forbidden):
-        at = text.find(value, at + 1)
+        at = text.rfind(value, 0, at + len(value) - 1)
     return at
 
 
@@ -127,25 +128,29 @@ def _find_spans(
     meta_info: Mapping[str, Any],
     forbidden: list[tuple[int, int]] | None = None,
 ) -> list[tuple[int, int, str, str]]:
-    """(start, end, name, kind) of every gen/select value found in ``text``, in order, no overlaps.
+    """(start, end, name, kind) of every gen/select value found in ``text``, no overlaps.
 
+    The interpreter appends each value to the end of the text when it is produced, so values are
+    searched from the end, latest variable first: a short value (a digit, a ``select`` choice)
+    that also appears in the prompt before it is matched where it was generated.
     ``forbidden``: chat-template markers, which a generated value can never be part of.
     """
     spans: list[tuple[int, int, str, str]] = []
     blocked = list(forbidden or [])
-    cursor = 0
-    for name, value in variables.items():
+    bound = len(text)
+    for name, value in reversed(list(variables.items())):
         if name not in meta_info or not isinstance(value, str) or not value:
             continue
         meta = meta_info.get(name) or {}
         kind = "select" if "normalized_prompt_logprobs" in meta else "gen"
-        start = _find(text, value, cursor, blocked)
+        taken = blocked + [(s, e) for s, e, _, _ in spans]
+        start = _rfind(text, value, bound, taken)
         if start < 0:
-            start = _find(text, value, 0, blocked + [(s, e) for s, e, _, _ in spans])
+            start = _rfind(text, value, len(text), taken)
             if start < 0:
                 continue
         spans.append((start, start + len(value), name, kind))
-        cursor = max(cursor, start + len(value))
+        bound = min(bound, start)
     spans.sort()
     return spans
 
@@ -164,8 +169,9 @@ def _role_ranges(
 ) -> list[tuple[int, int, int, int, str]]:
     """(prefix start, content start, content end, suffix end, role) of each message.
 
-    With the chat template's (prefix, suffix) per message the walk is exact, as the interpreter
-    wrote the text: prefix, content (left-stripped), suffix. Without it, contents are searched.
+    With the chat template's (prefix, suffix) per message the walk follows how the interpreter
+    wrote the text: prefix, content, suffix (the message's content is left-stripped, so the text
+    between prefix and suffix is the truth). Without a template, contents are searched.
     """
     ranges: list[tuple[int, int, int, int, str]] = []
     cursor = 0
@@ -173,16 +179,28 @@ def _role_ranges(
         content = _content_of(message)
         if content is None:
             continue
+        role = str(message.get("role", "user"))
         prefix, suffix = templates[index] if templates and index < len(templates) else ("", "")
-        prefix_at = text.find(prefix, cursor) if prefix else -1
-        search_from = prefix_at + len(prefix) if prefix_at >= 0 else cursor
-        start = text.find(content, search_from)
+        if prefix or suffix:
+            prefix_at = text.find(prefix, cursor) if prefix else cursor
+            if prefix_at < 0:
+                continue
+            start = prefix_at + len(prefix)
+            body_at = text.find(content, start) if content else start
+            end = body_at + len(content) if body_at >= 0 else start
+            suffix_at = text.find(suffix, end) if suffix else -1
+            if suffix_at >= 0:
+                ranges.append((prefix_at, start, suffix_at, suffix_at + len(suffix), role))
+                cursor = suffix_at + len(suffix)
+            else:
+                ranges.append((prefix_at, start, end, end, role))
+                cursor = end
+            continue
+        start = text.find(content, cursor)
         if start < 0:
             continue
-        end = start + len(content)
-        suffix_end = end + len(suffix) if suffix and text.startswith(suffix, end) else end
-        ranges.append((prefix_at if prefix_at >= 0 else start, start, end, suffix_end, str(message.get("role", "user"))))
-        cursor = suffix_end
+        ranges.append((start, start, start + len(content), start + len(content), role))
+        cursor = start + len(content)
     return ranges
 
 

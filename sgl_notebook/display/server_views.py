@@ -177,6 +177,8 @@ class LaunchView:
         self._finish(ServerCard(server, current=True))
 
     def failed(self, error: BaseException) -> None:
+        if self.mode == "text":
+            return  # the magic's one-line error says it all; no card to leave behind
         reason = getattr(error, "reason", None) or str(error).splitlines()[0]
         hint = getattr(error, "hint", "")
         tail = list(getattr(error, "log_tail", []) or [])

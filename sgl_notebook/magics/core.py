@@ -120,6 +120,7 @@ class SglMagics(Magics):
         self.book = ServerBook()
         self.sessions: dict[str, list[dict[str, str]]] = {}
         self.last_results: list[Any] = []
+        self.last_dashboard: Any = None
 
     # ------------------------------------------------------------- %%sgl
 
@@ -280,11 +281,15 @@ class SglMagics(Magics):
         self._set_frontend_backend(server)
         return ServerCard(server, current=True)
 
-    def _stats(self, spec: StatsSpec) -> Any:
+    def _stats(self, spec: StatsSpec) -> None:
         servers = [self.book.get(n) for n in spec.names] if spec.names else [self.book.get()]
         from sgl_notebook.display.dashboard import dashboard
 
-        return dashboard(*servers)
+        try:
+            # it displays itself; keep it (not Out[n]) so `.stop()` stays reachable
+            self.last_dashboard = dashboard(*servers)
+        except (TypeError, ValueError, RuntimeError) as exc:
+            raise SglUsageError(f"%sgl stats: {exc}") from None
 
     def _reset_session(self, spec: SessionResetSpec) -> None:
         if spec.name not in self.sessions:

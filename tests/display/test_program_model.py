@@ -81,3 +81,26 @@ def test_an_open_role_is_marked_while_streaming():
     view = build_program_view("USER: hi\nASSISTANT: Par", [{"role": "user", "content": "hi"}], {}, {}, open_role="assistant")
     assert view.blocks[-1].role == "assistant" and view.blocks[-1].open
     assert "assistant …" in render_program_html(view)
+
+
+def test_a_value_also_in_the_prompt_is_labelled_where_it_was_generated():
+    view = build_program_view("Answer 1 or 2. Rating: 1", [], {"rating": "1"}, {"rating": {}})
+    segments = view.blocks[0].segments
+    assert [(s.text, s.var) for s in segments] == [("Answer 1 or 2. Rating: ", None), ("1", "rating")]
+
+
+def test_template_walk_keeps_a_whitespace_answer_inside_its_message():
+    prefix, suffix = "<|im_start|>assistant\n", "<|im_end|>\n"
+    text = "<|im_start|>user\nhi<|im_end|>\n" + prefix + "\n\n" + suffix
+    view = build_program_view(
+        text,
+        [{"role": "user", "content": "hi"}, {"role": "assistant", "content": ""}],
+        {"answer": "\n\n"},
+        {"answer": {}},
+        templates=[("<|im_start|>user\n", suffix), (prefix, suffix)],
+    )
+    assert [b.role for b in view.blocks] == ["user", "assistant"]
+    assistant = view.blocks[1]
+    assert [(s.var, s.text) for s in assistant.segments] == [("answer", "\n\n")]
+    assert assistant.prefix == prefix and assistant.suffix == suffix
+    assert "<|im_end|>" not in render_program_text(view)
