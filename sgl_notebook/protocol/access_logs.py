@@ -51,8 +51,45 @@ class AccessLine:
 
 def parse_access_line(line: str) -> AccessLine | None:
     """An uvicorn access line -> :class:`AccessLine`, else None."""
-    if " HTTP/" not in line:
+    at = line.find(" HTTP/")
+    if at < 0:
         return None
+    # Plain string slicing around ' HTTP/': a regex search from every position costs ~3x more.
+    quote = line.rfind('"', 0, at)
+    if quote < 0:
+        return None
+    method, space, target = line[quote + 1 : at].partition(" ")
+    close = line.find('" ', at)
+    if not space or not method.isupper() or " " in target or close < 0:
+        return _parse_access_regex(line)
+    version = line[at + 6 : close]
+    status_text = line[close + 2 : close + 5]
+    if not status_text.isdigit():
+        return None
+    prefix = line[:quote]
+    client = ""
+    if prefix.endswith(" - "):
+        client = prefix[:-3].rpartition(" ")[2]
+    timestamp = None
+    bracket = prefix.find("] ")
+    if bracket > 0:
+        timestamp, _ = parse_sglang_timestamp(prefix[: bracket + 2])
+    raw = {"method": method, "target": target, "version": version, "status": status_text}
+    if client:
+        raw["client"] = client
+    return AccessLine(
+        kind="access",
+        timestamp=timestamp,
+        raw=raw,
+        method=method,
+        path=target.split("?", 1)[0],
+        status=int(status_text),
+        client=client,
+    )
+
+
+def _parse_access_regex(line: str) -> AccessLine | None:
+    """The careful path, for lines the fast path did not recognise."""
     match = _ACCESS.search(line)
     if match is None:
         return None

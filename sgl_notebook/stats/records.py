@@ -15,12 +15,16 @@ True
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Union
 
 from sgl_notebook.protocol.access_logs import AccessLine, parse_access_line
-from sgl_notebook.protocol.logs import SchedulerStats, parse_sglang_batch_line
+from sgl_notebook.protocol.logs import (
+    SchedulerStats,
+    parse_sglang_batch_line,
+    parse_sglang_timestamp,
+)
 from sgl_notebook.protocol.phases import PhaseEvent, parse_phase_line
 from sgl_notebook.protocol.vllm_logs import VLLM_STATS_MARKER, parse_vllm_stats_line
 
@@ -38,6 +42,19 @@ class PhaseRecord:
 
 
 LogRecord = Union[SchedulerStats, AccessLine, PhaseRecord]  # noqa: UP007 (a runtime alias on 3.10)
+
+
+def _phase_event(line: str, dialect: str) -> PhaseEvent | None:
+    """:func:`parse_phase_line`, with SGLang's ``[time] `` prefix read by our cached reader
+    (the same datetime, without a ``strptime`` per line)."""
+    if line.startswith("["):
+        close = line.find("] ")
+        if close > 0:
+            timestamp, _ = parse_sglang_timestamp(line[: close + 2])
+            if timestamp is not None:
+                event = parse_phase_line(line[close + 2 :], dialect)
+                return None if event is None else replace(event, timestamp=timestamp)
+    return parse_phase_line(line, dialect)
 
 
 def parse_line(line: str, dialect: str = "sglang") -> LogRecord | None:
@@ -58,7 +75,7 @@ def parse_line(line: str, dialect: str = "sglang") -> LogRecord | None:
             access = parse_access_line(line)
             if access is not None:
                 return access
-        event = parse_phase_line(line, dialect)
+        event = _phase_event(line, dialect)
         if event is not None:
             return PhaseRecord(
                 kind="phase",

@@ -1,0 +1,106 @@
+"""Kernel CPU used by a live stats dashboard while a server is busy.
+
+A real IPython kernel (jupyter_client) gets a stand-in server whose ``ServerStats`` is fed from a
+thread at a busy SGLang server's log rate (a decode, a prefill and an access line every 50 ms).
+The kernel's CPU time is measured side by side in one run: first with the feed alone, then with
+the feed and a live ``dashboard()``; the difference is the dashboard's cost, as a share of one
+core. The dashboard's one-off start (matplotlib import, first layout) is reported apart.
+
+    .venv/bin/python benchmarks/bench_dashboard.py [SECONDS_PER_PHASE]     # default 20
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import Any
+
+import psutil
+from jupyter_client.manager import start_new_kernel
+
+SETUP = """
+import threading, time
+from datetime import datetime
+from sgl_notebook.protocol.log_formats import format_access_line, format_sglang_batch_line
+from sgl_notebook.stats import SchedulerStats, ServerStats
+
+class StandIn:
+    def __init__(self):
+        self.name, self.url, self.api_key, self.stats = "busy", None, None, ServerStats()
+    def is_alive(self):
+        return True
+
+def feed(server, seconds, step=0.05):
+    end, i = time.monotonic() + seconds, 0
+    while time.monotonic() < end:
+        i += 1
+        now = datetime.now().replace(microsecond=0)
+        server.stats.feed(format_sglang_batch_line(SchedulerStats(
+            kind="decode", timestamp=now, running_req=8 + i % 5, queue_req=i % 3,
+            num_token=4000 + i, token_usage=(i % 90) / 100, gen_throughput=150.0 + i % 40,
+            cuda_graph=False), "sglang-0.4.10"))
+        server.stats.feed(format_sglang_batch_line(SchedulerStats(
+            kind="prefill", timestamp=now, new_seq=1, new_token=30, cached_token=i % 200,
+            token_usage=0.2, running_req=8, queue_req=0), "sglang-0.4.10"))
+        server.stats.feed(format_access_line("POST", "/generate", 200, now))
+        time.sleep(step)
+
+server = StandIn()
+"""
+
+
+def run(client: Any, code: str) -> str:
+    """Execute ``code`` in the kernel; return what it printed."""
+    printed: list[str] = []
+
+    def collect(message: dict[str, Any]) -> None:
+        if message["msg_type"] == "stream" and message["content"].get("name") == "stdout":
+            printed.append(message["content"]["text"])
+
+    reply = client.execute_interactive(code, timeout=120, output_hook=collect)
+    if reply["content"]["status"] != "ok":
+        raise RuntimeError(f"kernel error: {reply['content']}")
+    return "".join(printed)
+
+
+def kernel_cpu(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return float(times.user + times.system)
+
+
+def phase(client: Any, process: psutil.Process, seconds: float) -> float:
+    """Feed for ``seconds`` in a kernel thread; return the kernel's CPU share of one core."""
+    run(client, f"feeder = threading.Thread(target=feed, args=(server, {seconds})); feeder.start()")
+    cpu, wall = kernel_cpu(process), time.monotonic()
+    run(client, "feeder.join()")
+    return (kernel_cpu(process) - cpu) / (time.monotonic() - wall)
+
+
+def main() -> None:
+    seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 20.0
+    manager, client = start_new_kernel(kernel_name="python3")
+    try:
+        process = psutil.Process(manager.provisioner.process.pid)  # type: ignore[union-attr]
+        run(client, SETUP)
+        baseline = phase(client, process, seconds)
+        before = kernel_cpu(process)
+        run(
+            client, "from sgl_notebook.display.dashboard import dashboard; dash = dashboard(server)"
+        )
+        startup = kernel_cpu(process) - before
+        live = phase(client, process, seconds)
+        frames = json.loads(run(client, "import json; print(json.dumps(dash.frames))"))
+        run(client, "dash.stop()")
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
+    print(f"phase length: {seconds:.0f} s; feed: 60 log lines/s (decode, prefill, access)")
+    print(f"kernel CPU, feed only          : {100 * baseline:5.1f}% of one core")
+    print(f"kernel CPU, feed + dashboard   : {100 * live:5.1f}% of one core ({frames} frames)")
+    print(f"dashboard's share              : {100 * (live - baseline):5.1f}% of one core")
+    print(f"dashboard start (one-off)      : {startup:5.2f} CPU seconds")
+
+
+if __name__ == "__main__":
+    main()
