@@ -179,6 +179,7 @@ class GenerationManager:
     ) -> AsyncIterator[dict[str, Any]]:
         """Outputs of one request: every update when streaming, else only the final one."""
         rid = state.item.rid
+        aborted = False
         try:
             while True:
                 try:
@@ -186,6 +187,7 @@ class GenerationManager:
                 except asyncio.TimeoutError:
                     if request is not None and await request.is_disconnected():
                         self.abort_request(rid)
+                        aborted = True
                         raise ValueError(
                             "Request is disconnected from the client side (type 1). "
                             f"Abort request obj.rid='{rid}'"
@@ -208,13 +210,14 @@ class GenerationManager:
                     yield out
                 elif request is not None and await request.is_disconnected():
                     self.abort_request(rid)
+                    aborted = True
                     raise ValueError(
                         "Request is disconnected from the client side (type 3). "
                         f"Abort request obj.rid='{rid}'"
                     )
         finally:
             # Cancelled (client gone) or failed before the end: free the scheduler's rows.
-            if rid in self.states:
+            if rid in self.states and not aborted:
                 self.abort_request(rid)
 
     async def generate(

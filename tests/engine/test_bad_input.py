@@ -51,7 +51,8 @@ def test_unknown_sampling_key_in_a_stream_drops_it_without_done(alive):
         ({"top_p": 0}, "top_p must be in (0, 1], got 0."),
         ({"regex": "[a-", "max_new_tokens": 4}, "Invalid grammar request"),
         ({"json_schema": "{not json", "max_new_tokens": 4}, "Invalid grammar request"),
-        ({"regex": "a", "json_schema": "{}"}, "Only one of regex, json_schema, or ebnf can be set."),
+        ({"regex": "a", "json_schema": "{}"},
+         "Only one of regex, json_schema, or ebnf can be set."),
     ],
 )
 def test_bad_sampling_values_are_400(alive, sampling, message):
@@ -102,7 +103,8 @@ def test_missing_prompt_and_wrong_types(alive):
                                                 "should be provided."}}
     resp = post(alive, "/generate", {"text": 5})
     assert resp.status_code == 400 and resp.json()["type"] == "Bad Request"
-    resp = post(alive, "/generate", {"input_ids": [10**9], "sampling_params": {"max_new_tokens": 1}})
+    resp = post(alive, "/generate",
+                {"input_ids": [10**9], "sampling_params": {"max_new_tokens": 1}})
     assert resp.status_code == 400 and "vocabulary" in resp.json()["error"]["message"]
 
 
@@ -113,7 +115,8 @@ def test_openai_errors_are_top_level_objects(alive):
                  "temperature": -1})
     assert resp.status_code == 400
     # The OpenAI models parse temperature as a float, hence "-1.0" (as in SGLang).
-    assert resp.json() == {"object": "error", "message": "temperature must be non-negative, got -1.0.",
+    assert resp.json() == {"object": "error",
+                           "message": "temperature must be non-negative, got -1.0.",
                            "type": "BadRequestError", "param": None, "code": 400}
     resp = post(alive, "/v1/chat/completions", {"model": model, "messages": []})
     assert resp.json()["message"] == "Messages cannot be empty."

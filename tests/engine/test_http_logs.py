@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import time
 
 import requests
 
 from sgl_notebook.protocol.phases import LaunchPhase, parse_phase_line
-from tests.fixtures.engine_servers import start_engine
+from tests.fixtures.engine_servers import engine_command, free_port, start_engine, stop_process
 
 TS = r"\[\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\] "
 GB = r"\d+\.\d{2}"
@@ -77,3 +79,32 @@ def test_log_level_warning_silences_info_lines(tiny_model_dir, tmp_path):
         text = engine.log_text()
     for silent in ("server_args=", "Load weight", "Prefill batch", "fired up", "INFO:"):
         assert silent not in text, text
+
+
+def test_access_lines_on_stdout_and_skip_server_warmup(tiny_model_dir, tmp_path):
+    """uvicorn's access logger writes to stdout, everything else to stderr; with
+    ``--skip-server-warmup`` the server is ready at once (no warm-up request)."""
+    port = free_port()
+    out, err = tmp_path / "stdout.log", tmp_path / "stderr.log"
+    with open(out, "wb") as fo, open(err, "wb") as fe:
+        proc = subprocess.Popen(
+            engine_command(str(tiny_model_dir), port, ["--skip-server-warmup"]),
+            stdout=fo, stderr=fe, start_new_session=True,
+        )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 240
+        while "fired up" not in err.read_text() and time.monotonic() < deadline:
+            assert proc.poll() is None, err.read_text()
+            time.sleep(0.1)  # polling the log for readiness
+        assert requests.get(url + "/health", timeout=60).status_code == 200
+        requests.post(url + "/generate", timeout=60,
+                      json={"text": "hi", "sampling_params": {"max_new_tokens": 2}})
+    finally:
+        stop_process(proc)
+    stdout, stderr = out.read_text(), err.read_text()
+    assert re.search(r'INFO:     127\.0\.0\.1:\d+ - "POST /generate HTTP/1\.1" 200 OK', stdout)
+    assert '"POST /generate' not in stderr and "Prefill batch" not in stdout
+    assert "GET /get_model_info" not in stdout  # no warm-up
+    assert stderr.count("Prefill batch.") == 2  # the health probe and our request
+    assert "The server is fired up and ready to roll!" in stderr

@@ -7,6 +7,7 @@ import re
 import threading
 from typing import Any
 
+import pytest
 import requests
 
 HEX32 = re.compile(r"^[0-9a-f]{32}$")
@@ -123,7 +124,8 @@ def test_stop_string_is_matched_and_trimmed(tiny_engine):
 
 def test_max_new_tokens_zero_gives_length_zero(tiny_engine):
     out = generate(tiny_engine, {"text": "hello", "sampling_params": {"max_new_tokens": 0}}).json()
-    assert out["text"] == "" and out["meta_info"]["finish_reason"] == {"type": "length", "length": 0}
+    assert out["text"] == ""
+    assert out["meta_info"]["finish_reason"] == {"type": "length", "length": 0}
 
 
 def test_info_routes(tiny_engine, tiny_model_dir):
@@ -240,3 +242,40 @@ def test_metrics_have_sglang_names_and_labels(tiny_engine, tiny_model_dir):
         assert f"sglang:{hist}_bucket{{" in text
         assert f"sglang:{hist}_count{req}" in text
     assert "_created" not in text
+
+
+def _wait_until_idle(engine: Any, timeout: float = 60.0) -> None:
+    """``/flush_cache`` succeeds only when the scheduler holds no request: poll it."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if requests.post(engine.url + "/flush_cache", timeout=30).status_code == 200:
+            return
+        time.sleep(0.1)
+    raise AssertionError("the engine still holds a request")
+
+
+def _aborted_total(engine: Any) -> float:
+    text = requests.get(engine.url + "/metrics", timeout=30).text
+    match = re.search(r"^sglang:num_aborted_requests_total\{[^}]*\} (\S+)$", text, re.M)
+    assert match, text
+    return float(match[1])
+
+
+def test_client_disconnect_ends_the_request(tiny_engine):
+    long = {"temperature": 0, "max_new_tokens": 1900, "ignore_eos": True}
+    before = _aborted_total(tiny_engine)
+    with requests.post(tiny_engine.url + "/generate", stream=True, timeout=60,
+                       json={"text": "hello", "stream": True, "sampling_params": long}) as r:
+        next(r.iter_lines())  # one event, then hang up
+    _wait_until_idle(tiny_engine)
+    assert _aborted_total(tiny_engine) == before + 1
+
+    with pytest.raises(requests.exceptions.ReadTimeout):
+        requests.post(tiny_engine.url + "/generate", timeout=(10, 1),
+                      json={"text": "hello", "sampling_params": long})
+    _wait_until_idle(tiny_engine)
+    assert _aborted_total(tiny_engine) == before + 2
+    ok = generate(tiny_engine, {"text": "hi", "sampling_params": {"max_new_tokens": 2}})
+    assert ok.status_code == 200
