@@ -324,7 +324,9 @@ class Dashboard:
                 continue
         return False
 
-    def _scrape(self) -> None:
+    def scrape(self) -> None:
+        """Scrape each server's ``/metrics`` once into its stats (the live thread does this
+        every ``interval``); servers without metrics are asked once, then left alone."""
         for scraper, server in zip(self._scrapers, self.servers, strict=True):
             if scraper is None or scraper.available is False:
                 continue
@@ -346,7 +348,7 @@ class Dashboard:
             while not self._stop.is_set():
                 alive = self._alive()
                 if alive:
-                    self._scrape()
+                    self.scrape()
                 now = time.monotonic()
                 if self._changed() and (now >= next_draw or not alive):
                     cpu = time.thread_time()

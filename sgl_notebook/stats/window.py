@@ -78,7 +78,7 @@ class SeriesWindow:
 
     def has(self, names: Iterable[str]) -> bool:
         """True if any of ``names`` has a value in the window."""
-        return any(self.xs[name] for name in names)
+        return any(self.xs.get(name) for name in names)
 
 
 def summary_line(name: str, stats: ServerStats) -> str:

@@ -129,3 +129,32 @@ def test_metrics_scraper_bad_targets() -> None:
     unreachable = MetricsScraper("http://127.0.0.1:1", timeout=0.5)  # nothing listens there
     assert unreachable.scrape() is None
     unreachable.close()
+
+
+class _EngineView:
+    """What the dashboard needs from a server: this engine, its log tailed into stats."""
+
+    def __init__(self, engine: EngineServer) -> None:
+        self.name, self.url, self.api_key = "tiny", engine.url, None
+        self.stats = ServerStats()
+        self.engine = engine
+
+    def is_alive(self) -> bool:
+        return self.engine.process.poll() is None
+
+
+def test_dashboard_adds_latency_panels_from_the_engine_metrics(engine: EngineServer) -> None:
+    from sgl_notebook.display.dashboard import METRICS_PANELS, PANELS, Dashboard
+
+    view = _EngineView(engine)
+    with LogTail(engine.log_path, view.stats) as tail:
+        board = Dashboard([view])
+        board.scrape()  # baseline scrape
+        _load(engine.url, [f"dashboard run {i}" for i in range(4)])
+        board.scrape()
+        tail.wait_for('"POST /generate HTTP/1.1"', 1)
+        board.render()
+    assert view.stats.latest()["ttft_p50"] is not None and view.stats.latest()["ttft_p50"] > 0
+    panels = board.last_metadata["sgl_notebook"]["panels"]
+    assert panels == [p[0] for p in PANELS + METRICS_PANELS]
+    assert board.last_metadata["sgl_notebook"]["points"][0] > 4
