@@ -28,7 +28,7 @@ def _renderer() -> Any:
 
 
 def to_html(text: str) -> str:
-    """Render Markdown to HTML with every raw tag escaped; plain escaped text if markdown-it is missing."""
+    """Markdown -> HTML with every raw tag escaped (escaped text if markdown-it is missing)."""
     try:
         renderer = _renderer()
     except ImportError:  # pragma: no cover - markdown-it-py is a dependency of ipython's stack

@@ -41,7 +41,7 @@ class ChoiceScore:
 
 @dataclass(frozen=True)
 class Segment:
-    """A run of text; ``var`` names the ``gen``/``select`` that produced it (None for prompt text)."""
+    """A run of text; ``var`` names the ``gen``/``select`` that produced it (None: prompt text)."""
 
     text: str
     var: str | None = None
@@ -51,7 +51,7 @@ class Segment:
 
 @dataclass(frozen=True)
 class Block:
-    """A message (``role`` set) or the template glue / plain text between messages (``role`` None)."""
+    """A message (``role`` set), or the plain text between messages (``role`` None)."""
 
     role: str | None
     segments: tuple[Segment, ...]
@@ -72,7 +72,7 @@ class ProgramView:
 
 
 def select_scores(prefix: str, decision: str, meta: Mapping[str, Any]) -> tuple[ChoiceScore, ...]:
-    """Scores of a ``select`` from its meta info, each option's text recovered from its logprob tokens.
+    """Scores of a ``select`` from its meta info; each option's text comes from its logprob tokens.
 
     The runtime asks for ``prefix + choice`` with ``return_text_in_logprobs``, starting a token or
     two before the choice, so each option's token texts are (tail of prefix) + choice.
@@ -251,7 +251,9 @@ def build_program_view(
         if prefix_at > pos:
             blocks.append(Block(None, _segments(text, pos, prefix_at, spans, meta_info)))
         segments = _segments(text, start, end, spans, meta_info)
-        blocks.append(Block(role, segments, prefix=text[prefix_at:start], suffix=text[end:suffix_end]))
+        blocks.append(
+            Block(role, segments, prefix=text[prefix_at:start], suffix=text[end:suffix_end])
+        )
         pos = suffix_end
     if pos < len(text) or not blocks:
         blocks.append(

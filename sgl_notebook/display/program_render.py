@@ -25,6 +25,14 @@ __all__ = [
 ]
 
 _FONT = "var(--jp-ui-font-family, system-ui, sans-serif)"
+_FORK_COLUMN = style(
+    flex="1 1 0",
+    min_width="120px",
+    background=ROLE_COLORS["assistant"][0],
+    padding="4px 8px",
+    border_radius="4px",
+    white_space="pre-wrap",
+)
 
 
 def is_program_state(obj: object) -> bool:
@@ -147,8 +155,7 @@ def _forks_html(view: ProgramView) -> str:
     parts = []
     for name, values in view.forks.items():
         columns = "".join(
-            f'<div style="{style(flex="1 1 0", min_width="120px", background=ROLE_COLORS["assistant"][0], padding="4px 8px", border_radius="4px", white_space="pre-wrap")}">'
-            f"{span(esc(value), 'gen', f'{name}[{i}]')}</div>"
+            f'<div style="{_FORK_COLUMN}">{span(esc(value), "gen", f"{name}[{i}]")}</div>'
             for i, value in enumerate(values)
         )
         parts.append(
@@ -197,14 +204,15 @@ def render_program_text(view: ProgramView) -> str:
 
 
 def program_html(obj: Any) -> str | None:
-    """HTML for a ProgramState, a ProgramStateGroup or a list of states (``run_batch``); else None."""
+    """HTML for a ProgramState, a ProgramStateGroup or a ``run_batch`` list; else None."""
     if is_program_state(obj):
         return render_program_html(view_of_state(obj))
     states = _state_list(obj)
     if states is None:
         return None
     columns = "".join(
-        f'<div style="flex:1 1 0;min-width:200px">{render_program_html(view_of_state(s), f"[{i}]")}</div>'
+        f'<div style="flex:1 1 0;min-width:200px">'
+        f"{render_program_html(view_of_state(s), f'[{i}]')}</div>"
         for i, s in enumerate(states)
     )
     return f'<div class="sgl-programs" style="display:flex;gap:10px;flex-wrap:wrap">{columns}</div>'

@@ -1,6 +1,7 @@
 """Cards for answers made outside ``%%sgl``: openai ``ChatCompletion`` / ``Completion`` objects,
 ``Server.generate`` / ``Server.chat`` results (``GenerateResult`` / ``ChatResult``) and native
-``/generate`` dicts, with usage and cached tokens. Registered as IPython formatters by type name, so nothing here imports openai.
+``/generate`` dicts, with usage and cached tokens. Registered as IPython formatters by type
+name, so nothing here imports openai.
 """
 
 from __future__ import annotations
@@ -88,7 +89,7 @@ def _results(obj: Any) -> list[SglResult]:
 
 
 def response_html(obj: Any) -> str | None:
-    """HTML cards for a response; None when it has no choices (IPython then uses the next formatter)."""
+    """HTML cards for a response; None without choices (IPython then tries other formatters)."""
     results = _results(obj)
     if not results:
         return None

@@ -15,6 +15,10 @@ from sgl_notebook.display.html_builders import badge, card, esc, pre, style, tab
 
 __all__ = ["LaunchView", "ServerCard", "ServerTable", "launch_html", "server_card_html"]
 
+_TRACK = style(
+    height="6px", background="rgba(127,127,127,0.2)", border_radius="3px", margin="4px 0"
+)
+_BAR = style(height="6px", background="#2563eb", border_radius="3px")
 # LaunchPhase values in order, with what a person reads
 _PHASES: list[tuple[str, str]] = [
     ("starting", "starting"),
@@ -54,7 +58,8 @@ def server_card_html(server: Any, current: bool = False) -> str:
     ]
     mark = " " + badge("current", "#2563eb") if current else ""
     rows = "".join(
-        f'<tr><td style="opacity:0.7;padding-right:12px">{esc(k)}</td><td><code>{esc(v)}</code></td></tr>'
+        f'<tr><td style="opacity:0.7;padding-right:12px">{esc(k)}</td>'
+        f"<td><code>{esc(v)}</code></td></tr>"
         for k, v in _fields(server)[1:]
         if v is not None
     )
@@ -118,7 +123,7 @@ def launch_html(
     order = [p for p, _ in _PHASES]
     current = order.index(phase) if phase in order else 0
     steps = []
-    for i, (key, label) in enumerate(_PHASES):
+    for i, (_, label) in enumerate(_PHASES):
         mark, opacity = (
             ("✓", "1")
             if i < current or phase == "ready"
@@ -128,10 +133,8 @@ def launch_html(
             f'<span style="opacity:{opacity};margin-right:10px">{mark} {esc(label)}</span>'
         )
     fraction = (current + (progress or 0.0)) / (len(_PHASES) - 1) if phase != "ready" else 1.0
-    bar = (
-        f'<div style="{style(height="6px", background="rgba(127,127,127,0.2)", border_radius="3px", margin="4px 0")}">'
-        f'<div style="{style(height="6px", width=f"{min(fraction, 1.0) * 100:.0f}%", background="#2563eb", border_radius="3px")}"></div></div>'
-    )
+    width = f"{min(fraction, 1.0) * 100:.0f}%"
+    bar = f'<div style="{_TRACK}"><div style="{_BAR};width:{width}"></div></div>'
     detail = f'<div style="font-size:85%;opacity:0.75">{esc(message)} · {elapsed:.0f} s</div>'
     return card(esc(title), f"<div>{''.join(steps)}</div>{bar}{detail}", accent="#2563eb")
 

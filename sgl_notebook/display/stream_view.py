@@ -42,7 +42,8 @@ def _sample_live_html(sample: SampleProgress, show_logprobs: bool, now: float) -
         body = logprob_tokens_html(sample.logprobs)
     else:
         css = style(white_space="pre-wrap", margin=0, font_family="inherit")
-        body = f'<div style="{css}">{esc(sample.text)}{_CURSOR if sample.finish_reason is None else ""}</div>'
+        cursor = _CURSOR if sample.finish_reason is None else ""
+        body = f'<div style="{css}">{esc(sample.text)}{cursor}</div>'
     rate = sample.tokens_per_s()
     stats = kv_line(
         [

@@ -11,7 +11,7 @@ __all__ = ["load_ipython_extension", "unload_ipython_extension"]
 
 
 def load_ipython_extension(ipython: Any) -> None:
-    """Register ``SglMagics`` (also as a configurable, for ``%config SglMagics``) and the renderers."""
+    """Register ``SglMagics`` (a configurable too: ``%config SglMagics``) and the renderers."""
     from sgl_notebook.display.formatters import register_formatters
     from sgl_notebook.magics.core import SglMagics
 

@@ -7,6 +7,7 @@ is sent with the rid we chose, and the partial text is kept.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 import uuid
@@ -89,7 +90,7 @@ def abort_request(target: ServerTarget, rid: str) -> bool:
 
 
 def usage_dict(usage: Any) -> dict[str, Any] | None:
-    """OpenAI usage object (or dict) -> ``{prompt_tokens, completion_tokens, total_tokens, cached_tokens}``."""
+    """OpenAI usage (object or dict) -> prompt/completion/total tokens and ``cached_tokens``."""
     if usage is None:
         return None
     if not isinstance(usage, dict):
@@ -184,7 +185,8 @@ def _generate_events(payloads: Iterator[Any]) -> Iterator[StreamEvent]:
         if isinstance(payload, dict) and "error" in payload:
             error = payload["error"]
             raise ServerRequestError(
-                f"The server refused the request: {error.get('message', error) if isinstance(error, dict) else error}"
+                "The server refused the request: "
+                + str(error.get("message", error) if isinstance(error, dict) else error)
             )
         meta = payload.get("meta_info", {})
         index = int(payload.get("index", 0))
@@ -258,7 +260,7 @@ def run_cell(
     model = target.model or "default"
     closers: list[Any] = []
     client = openai_client(target.url, target.api_key) if spec.mode != "generate" else None
-    # the clock starts after the (cached, but slow the first time) client is built: TTFT is the server's
+    # the clock starts once the (cached, slow the first time) client exists: TTFT is the server's
     progress = StreamProgress(n=spec.n, started_at=time.perf_counter())
     view = StreamView(
         progress, show_logprobs=spec.logprobs, max_updates_per_s=max_updates_per_s, mode=view_mode
@@ -342,7 +344,6 @@ def _api_message(exc: Any) -> str:
 
 
 def _quietly_close(obj: Any) -> None:
-    try:
+    # closing a half-read stream after an interrupt may fail; the request is aborted anyway
+    with contextlib.suppress(Exception):
         obj.close()
-    except Exception:  # noqa: BLE001 - closing a half-read stream after an interrupt may fail
-        pass

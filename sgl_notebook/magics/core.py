@@ -53,7 +53,7 @@ ENGINES = ("auto", "sglang", "vllm", "cpu")
 
 @magics_class
 class SglMagics(Magics):
-    """Run and talk to SGLang servers from a notebook. Configure with ``%config SglMagics.<trait>``."""
+    """Run and talk to SGLang servers from a notebook (``%config SglMagics.<trait>``)."""
 
     max_tokens = Int(256, config=True, help="Default --max-tokens of a %%sgl cell.")
     temperature = Float(
@@ -185,7 +185,7 @@ class SglMagics(Magics):
 
     @line_magic("sgl")
     def sgl_line(self, line: str) -> Any:
-        """Manage servers: %sgl launch | stop | list | use | connect | logs | stats | info | flush | session.
+        """Manage servers: %sgl launch|stop|list|use|connect|logs|stats|info|flush|session.
 
         Examples::
 

@@ -1,4 +1,4 @@
-"""Build the HTTP request a ``%%sgl`` cell sends (pure): OpenAI chat/completions or native /generate.
+"""The HTTP request a ``%%sgl`` cell sends (pure): OpenAI chat/completions or native /generate.
 
 >>> spec = CellSpec(prompt="Hi", max_tokens=8, choices=("yes", "no"))
 >>> body = chat_request(spec, [{"role": "user", "content": "Hi"}], Defaults(), rid="r1", model="m")
@@ -69,7 +69,8 @@ def resolve_schema(
     else:
         raise InvalidSchemaError(
             f"--json-schema {text!r} is neither JSON nor a variable name. "
-            'Example: --json-schema \'{"type": "object", "properties": {"city": {"type": "string"}}}\''
+            "Example: --json-schema "
+            '\'{"type": "object", "properties": {"city": {"type": "string"}}}\''
         )
     if not isinstance(schema, dict):
         raise InvalidSchemaError(
@@ -91,7 +92,7 @@ def resolve_schema(
 def chat_messages(
     prompt: str, system: str | None, history: list[dict[str, str]] | None = None
 ) -> list[dict[str, str]]:
-    """The message list: session history (whose system message ``system`` replaces), then the prompt."""
+    """Session history (its system message replaced by ``system``), then the prompt."""
     messages = [dict(m) for m in (history or [])]
     if system is not None:
         messages = [m for m in messages if m["role"] != "system"]

@@ -40,7 +40,8 @@ def _get(server: Any, path: str, method: str = "GET") -> Any:
         )
     except httpx.HTTPError as exc:
         raise ServerRequestError(
-            f"Cannot reach {server.url} ({exc.__class__.__name__}). Is it still running? See %sgl list."
+            f"Cannot reach {server.url} ({exc.__class__.__name__}). "
+            "Is it still running? See %sgl list."
         ) from None
     return response
 
@@ -89,7 +90,7 @@ class InfoCard:
 
 
 def server_info(server: Any) -> InfoCard:
-    """Model info plus the most useful server-info fields (SGLang's /get_model_info, /get_server_info)."""
+    """Model info and the most useful server-info fields (/get_model_info, /get_server_info)."""
     info: dict[str, Any] = {"url": server.url}
     for path in ("/get_model_info", "/get_server_info"):
         response = _get(server, path)
@@ -108,6 +109,7 @@ def flush_cache(server: Any) -> None:
     first = response.text.strip().splitlines()[0] if response.text.strip() else ""
     if response.status_code != 200:
         raise ServerRequestError(
-            f"Cache not flushed (HTTP {response.status_code}): {first} Wait for running requests to finish."
+            f"Cache not flushed (HTTP {response.status_code}): {first} "
+            "Wait for running requests to finish."
         )
     print(f"{server.name}: {first or 'cache flushed'}")

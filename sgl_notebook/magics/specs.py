@@ -6,8 +6,9 @@ subcommands each have an argparse parser whose help is put into ``%sgl?``.
 
 >>> parse_cell("--max-tokens 8 -o answer", "Hi").max_tokens
 8
->>> parse_line("launch HuggingFaceTB/SmolLM2-135M-Instruct --name small -- --mem-fraction 0.5")
-LaunchSpec(model='HuggingFaceTB/SmolLM2-135M-Instruct', engine=None, name='small', python=None, api_key=None, idle_timeout=None, extra_args=('--mem-fraction', '0.5'))
+>>> spec = parse_line("launch HuggingFaceTB/SmolLM2-135M-Instruct --name small -- --tp 2")
+>>> spec.model, spec.name, spec.extra_args
+('HuggingFaceTB/SmolLM2-135M-Instruct', 'small', ('--tp', '2'))
 """
 
 from __future__ import annotations
@@ -125,7 +126,8 @@ def cell_magic_arguments(func: F) -> F:
         magic_arguments.argument("--regex", help="constrain the answer to this regular expression"),
         magic_arguments.argument(
             "--json-schema",
-            help="constrain to a JSON schema: inline JSON, or a variable holding a dict, a JSON string or a pydantic model",
+            help="constrain to a JSON schema: inline JSON, or a variable holding a dict, "
+            "a JSON string or a pydantic model",
         ),
         magic_arguments.argument(
             "--choices", help="constrain to one of these comma-separated choices"
@@ -178,7 +180,8 @@ def parse_cell(line: str, cell: str) -> CellSpec:
     args = _cell_options.parser.parse_args(_split(line))  # type: ignore[attr-defined]
     if args.mode not in MODES:
         raise SglUsageError(
-            f"--mode {args.mode!r} is not one of {', '.join(MODES)}.{did_you_mean(args.mode, MODES)}"
+            f"--mode {args.mode!r} is not one of {', '.join(MODES)}."
+            + did_you_mean(args.mode, MODES)
         )
     constraints = [name for name in ("regex", "json_schema", "choices") if getattr(args, name)]
     if len(constraints) > 1:
@@ -398,6 +401,7 @@ def parse_line(line: str) -> Any:
         return FlushSpec(args.name)
     if args.action != "reset":
         raise SglUsageError(
-            f"%sgl session {args.action}: the only action is 'reset', e.g. %sgl session reset chat1."
+            f"%sgl session {args.action}: the only action is 'reset', "
+            "e.g. %sgl session reset chat1."
         )
     return SessionResetSpec(args.name)

@@ -1,4 +1,4 @@
-"""``{{ name }}`` templating of ``%%sgl`` cells from the notebook namespace (Jinja, StrictUndefined).
+"""``{{ name }}`` templating of ``%%sgl`` cells from the notebook's variables (Jinja, strict).
 
 Only ``{{``, ``{%`` and ``{#`` are template syntax, so JSON or code with single braces passes
 through untouched; a cell with none of them is not parsed at all.

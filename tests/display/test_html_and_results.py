@@ -33,7 +33,9 @@ def test_span_label_is_not_copied_with_the_text():
 
 def test_markdown_renders_formatting_but_not_raw_html_or_js_links():
     html = to_html("# Title\n\n**bold** `code`\n\n" + EVIL + "\n\n[x](javascript:alert(1))")
-    assert "<h1>Title</h1>" in html and "<strong>bold</strong>" in html and "<code>code</code>" in html
+    assert (
+        "<h1>Title</h1>" in html and "<strong>bold</strong>" in html and "<code>code</code>" in html
+    )
     assert "<script>" not in html
     assert 'href="javascript:' not in html
 
@@ -88,7 +90,11 @@ def test_openai_chat_completion_renders_as_a_card_with_cached_tokens():
             "created": 0,
             "model": "tiny",
             "choices": [
-                {"index": 0, "message": {"role": "assistant", "content": "Hi <b>"}, "finish_reason": "stop"}
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": "Hi <b>"},
+                    "finish_reason": "stop",
+                }
             ],
             "usage": {
                 "prompt_tokens": 10,

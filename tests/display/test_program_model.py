@@ -45,9 +45,7 @@ def test_select_scores_recover_choice_texts_and_mark_the_decision():
 
 
 def test_html_rendering_has_roles_labels_scores_and_escapes():
-    view = build_program_view(
-        "Q: <b>? A: <i>", [], {"a": "<i>"}, {"a": {}}
-    )
+    view = build_program_view("Q: <b>? A: <i>", [], {"a": "<i>"}, {"a": {}})
     html = render_program_html(view)
     assert "&lt;b&gt;" in html and "<b>?" not in html
     assert 'data-var="a"' in html
@@ -74,11 +72,22 @@ def test_fork_variables_are_shown_side_by_side():
 def test_repeated_values_are_found_left_to_right():
     view = build_program_view("a=1 b=1", [], {"a": "1", "b": "1"}, {"a": {}, "b": {}})
     segments = view.blocks[0].segments
-    assert [(s.text, s.var) for s in segments] == [("a=", None), ("1", "a"), (" b=", None), ("1", "b")]
+    assert [(s.text, s.var) for s in segments] == [
+        ("a=", None),
+        ("1", "a"),
+        (" b=", None),
+        ("1", "b"),
+    ]
 
 
 def test_an_open_role_is_marked_while_streaming():
-    view = build_program_view("USER: hi\nASSISTANT: Par", [{"role": "user", "content": "hi"}], {}, {}, open_role="assistant")
+    view = build_program_view(
+        "USER: hi\nASSISTANT: Par",
+        [{"role": "user", "content": "hi"}],
+        {},
+        {},
+        open_role="assistant",
+    )
     assert view.blocks[-1].role == "assistant" and view.blocks[-1].open
     assert "assistant …" in render_program_html(view)
 
@@ -86,7 +95,10 @@ def test_an_open_role_is_marked_while_streaming():
 def test_a_value_also_in_the_prompt_is_labelled_where_it_was_generated():
     view = build_program_view("Answer 1 or 2. Rating: 1", [], {"rating": "1"}, {"rating": {}})
     segments = view.blocks[0].segments
-    assert [(s.text, s.var) for s in segments] == [("Answer 1 or 2. Rating: ", None), ("1", "rating")]
+    assert [(s.text, s.var) for s in segments] == [
+        ("Answer 1 or 2. Rating: ", None),
+        ("1", "rating"),
+    ]
 
 
 def test_template_walk_keeps_a_whitespace_answer_inside_its_message():

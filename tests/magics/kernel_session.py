@@ -21,7 +21,8 @@ class Execution:
 
     def stdout(self) -> str:
         return "".join(
-            m["content"]["text"] for m in self.messages
+            m["content"]["text"]
+            for m in self.messages
             if m["msg_type"] == "stream" and m["content"]["name"] == "stdout"
         )
 
@@ -32,13 +33,16 @@ class Execution:
     def widget_updates(self) -> list[dict[str, Any]]:
         """comm_msg 'update' messages that changed a widget's ``value`` (a redraw)."""
         return [
-            m for m in self.messages
+            m
+            for m in self.messages
             if m["msg_type"] == "comm_msg"
             and m["content"]["data"].get("method") == "update"
             and "value" in m["content"]["data"].get("state", {})
         ]
 
-    def outputs(self, msg_types: tuple[str, ...] = ("display_data", "update_display_data", "execute_result")) -> list[dict[str, Any]]:
+    def outputs(
+        self, msg_types: tuple[str, ...] = ("display_data", "update_display_data", "execute_result")
+    ) -> list[dict[str, Any]]:
         return [m["content"] for m in self.messages if m["msg_type"] in msg_types]
 
 

@@ -55,7 +55,14 @@ def test_stream_redraws_at_most_20_per_second_and_ends_with_the_servers_answer(k
 def test_many_samples_stream_side_by_side_within_the_budget(kernel):
     execution = kernel.ok("%%sgl --n 3 --max-tokens 40 -o trio\nList some fruits", timeout=240)
     updates = execution.widget_updates()
-    chunk_total = int(kernel.ok("print(sum(len(r.text) > 0 for r in trio), sum(r.usage['completion_tokens'] for r in trio))").stdout().split()[1])
+    chunk_total = int(
+        kernel.ok(
+            "print(sum(len(r.text) > 0 for r in trio),"
+            " sum(r.usage['completion_tokens'] for r in trio))"
+        )
+        .stdout()
+        .split()[1]
+    )
     assert len(updates) < chunk_total  # 120 chunks, far fewer redraws
     stamps = [u["header"]["date"] for u in updates]
     assert len(updates) <= 20 * (stamps[-1] - stamps[0]).total_seconds() + 2
@@ -83,7 +90,9 @@ def test_interrupt_mid_stream_aborts_keeps_partial_text_and_the_kernel(kernel, t
     execution = kernel.collect(msg_id, timeout=240, on_message=interrupt_after_text)
     assert interrupted, "the stream ended before it could be interrupted"
     assert execution.status == "ok"  # the cell ends cleanly: the partial answer is the result
-    state = kernel.ok("print(partial.interrupted, partial.usage['completion_tokens'] > 0, len(partial.text) > 0)")
+    state = kernel.ok(
+        "print(partial.interrupted, partial.usage['completion_tokens'] > 0, len(partial.text) > 0)"
+    )
     assert state.stdout().split() == ["True", "True", "True"]
     final = execution.outputs(("update_display_data",))[-1]["data"]["text/plain"]
     assert "finish: interrupted" in final
@@ -102,10 +111,15 @@ def test_session_over_two_cells_and_templating(kernel):
     kernel.ok("topic = 'tea'")
     kernel.ok("%%sgl --session chat1 --max-tokens 4 -o first\nTell me about {{ topic }}")
     kernel.ok("%%sgl --session chat1 --max-tokens 4 -o second\nAnd more?")
-    history = kernel.ok(
-        "m = [c for c in get_ipython().configurables if type(c).__name__ == 'SglMagics'][0]\n"
-        "print([x['role'] for x in m.sessions['chat1']]); print(m.sessions['chat1'][0]['content'])"
-    ).stdout().splitlines()
+    history = (
+        kernel.ok(
+            "m = [c for c in get_ipython().configurables if type(c).__name__ == 'SglMagics'][0]\n"
+            "print([x['role'] for x in m.sessions['chat1']])\n"
+            "print(m.sessions['chat1'][0]['content'])"
+        )
+        .stdout()
+        .splitlines()
+    )
     assert history[0] == "['user', 'assistant', 'user', 'assistant']"
     assert history[1] == "Tell me about tea"
     kernel.ok("%sgl session reset chat1")

@@ -42,7 +42,7 @@ def test_launch_use_list_logs_info_flush_stop(ipshell, magics, tiny_model_dir, c
     assert ipshell.user_ns["short"].usage["completion_tokens"] == 3
 
     # the frontend language now points at this server too
-    sgl = pytest.importorskip("sglang")
+    pytest.importorskip("sglang")
     from sglang.global_config import global_config
 
     assert global_config.default_backend.base_url == server.url

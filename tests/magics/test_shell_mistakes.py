@@ -21,7 +21,9 @@ from tests.magics.conftest import run
         ("%sgl logs", errors.NoServerError, "No server yet"),
     ],
 )
-def test_mistake_gives_its_usage_error_and_the_shell_carries_on(ipshell, magics, capsys, source, error, words):
+def test_mistake_gives_its_usage_error_and_the_shell_carries_on(
+    ipshell, magics, capsys, source, error, words
+):
     result = run(ipshell, source)
     assert isinstance(result.error_in_exec, error)
     assert words in str(result.error_in_exec)
@@ -69,7 +71,15 @@ def test_config_traits_are_set_with_percent_config_and_validated(ipshell, magics
 def test_help_documents_options_and_subcommands(ipshell, magics):
     cell_doc = ipshell.find_cell_magic("sgl").__doc__
     line_doc = ipshell.find_line_magic("sgl").__doc__
-    for option in ("--max-tokens", "--json-schema", "--choices", "--session", "--no-stream", "--logprobs", "-o"):
+    for option in (
+        "--max-tokens",
+        "--json-schema",
+        "--choices",
+        "--session",
+        "--no-stream",
+        "--logprobs",
+        "-o",
+    ):
         assert option in cell_doc
     for command in ("%sgl launch", "%sgl stop", "%sgl connect", "%sgl session", "--idle-timeout"):
         assert command in line_doc

@@ -8,7 +8,13 @@ import pytest
 from IPython.core.error import UsageError
 
 from sgl_notebook.magics import errors
-from sgl_notebook.magics.requests import Defaults, chat_messages, chat_request, generate_request, resolve_schema
+from sgl_notebook.magics.requests import (
+    Defaults,
+    chat_messages,
+    chat_request,
+    generate_request,
+    resolve_schema,
+)
 from sgl_notebook.magics.specs import (
     CellSpec,
     ConnectSpec,
@@ -24,13 +30,24 @@ from sgl_notebook.magics.template import render_prompt
 
 def test_cell_options_become_a_frozen_spec():
     spec = parse_cell(
-        "--server tiny --system 'Be brief' --max-tokens 32 -t 0.2 --top-p 0.9 --stop END --stop '###' "
+        "--server tiny --system 'Be brief' --max-tokens 32 -t 0.2 --top-p 0.9 "
+        "--stop END --stop '###' "
         "--session s1 --n 2 -o ans --no-stream --logprobs",
         "Hello\n",
     )
     assert spec == CellSpec(
-        prompt="Hello", server="tiny", system="Be brief", max_tokens=32, temperature=0.2, top_p=0.9,
-        stop=("END", "###"), session="s1", n=2, output="ans", stream=False, logprobs=True,
+        prompt="Hello",
+        server="tiny",
+        system="Be brief",
+        max_tokens=32,
+        temperature=0.2,
+        top_p=0.9,
+        stop=("END", "###"),
+        session="s1",
+        n=2,
+        output="ans",
+        stream=False,
+        logprobs=True,
     )
     with pytest.raises(dataclasses.FrozenInstanceError):
         spec.n = 3  # type: ignore[misc]
@@ -65,12 +82,16 @@ def test_cell_mistakes_are_usage_errors_with_a_next_step(line, cell, error, word
 
 
 def test_line_subcommands_parse():
-    assert parse_line("launch --engine cpu --name tiny --api-key auto -- --log-level warning") == LaunchSpec(
+    assert parse_line(
+        "launch --engine cpu --name tiny --api-key auto -- --log-level warning"
+    ) == LaunchSpec(
         model=None, engine="cpu", name="tiny", api_key="auto", extra_args=("--log-level", "warning")
     )
     assert parse_line("stop a b") == StopSpec(("a", "b"), False)
     assert parse_line("stop --all") == StopSpec((), True)
-    assert parse_line("connect http://127.0.0.1:30000/ --api-key k") == ConnectSpec("http://127.0.0.1:30000", "k", None)
+    assert parse_line("connect http://127.0.0.1:30000/ --api-key k") == ConnectSpec(
+        "http://127.0.0.1:30000", "k", None
+    )
     assert parse_line("logs tiny -n 5") == LogsSpec("tiny", 5)
     assert parse_line("session reset chat") == SessionResetSpec("chat")
 
@@ -116,25 +137,45 @@ def test_schema_from_json_variable_or_pydantic_model():
     assert resolve_schema('{"type": "object"}', {}) == {"type": "object"}
     assert resolve_schema("s", {"s": '{"type": "string"}'}) == {"type": "string"}
     assert resolve_schema("City", {"City": City})["properties"]["name"]["type"] == "string"
-    for bad, words in [("{nope", "not valid JSON"), ("schemx", "no such variable"), ('{"type": 5}', "not a valid JSON schema"), ("a b", "neither JSON")]:
+    for bad, words in [
+        ("{nope", "not valid JSON"),
+        ("schemx", "no such variable"),
+        ('{"type": 5}', "not a valid JSON schema"),
+        ("a b", "neither JSON"),
+    ]:
         with pytest.raises(errors.InvalidSchemaError, match=words):
             resolve_schema(bad, {"schema": {}})
 
 
 def test_requests_carry_rid_constraints_and_defaults():
-    spec = parse_cell("--json-schema '{\"type\": \"object\"}' --logprobs", "hi")
-    body = chat_request(spec, chat_messages("hi", "sys"), Defaults(max_tokens=77, top_logprobs=3), rid="r", model="m", schema={"type": "object"})
+    spec = parse_cell('--json-schema \'{"type": "object"}\' --logprobs', "hi")
+    body = chat_request(
+        spec,
+        chat_messages("hi", "sys"),
+        Defaults(max_tokens=77, top_logprobs=3),
+        rid="r",
+        model="m",
+        schema={"type": "object"},
+    )
     assert body["messages"][0] == {"role": "system", "content": "sys"}
     assert body["max_tokens"] == 77 and body["top_logprobs"] == 3 and body["logprobs"] is True
     assert body["response_format"]["json_schema"]["schema"] == {"type": "object"}
     assert body["extra_body"] == {"rid": "r"}
     assert body["stream_options"] == {"include_usage": True}
     native = generate_request(parse_cell("--choices a,b", "x"), "x", Defaults(), rid="r")
-    assert native["sampling_params"] == {"max_new_tokens": 256, "temperature": 0.0, "regex": "(a|b)"}
+    assert native["sampling_params"] == {
+        "max_new_tokens": 256,
+        "temperature": 0.0,
+        "regex": "(a|b)",
+    }
 
 
 def test_session_history_keeps_turns_and_replaces_the_system_prompt():
-    history = [{"role": "system", "content": "old"}, {"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}]
+    history = [
+        {"role": "system", "content": "old"},
+        {"role": "user", "content": "a"},
+        {"role": "assistant", "content": "b"},
+    ]
     messages = chat_messages("c", "new", history)
     assert [m["content"] for m in messages] == ["new", "a", "b", "c"]
     assert history[0]["content"] == "old"

@@ -1,0 +1,97 @@
+"""The tutorial notebooks execute top to bottom in a real kernel (nbclient), and their saved
+outputs hold the answers and the renderings as HTML (no widget state needed)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import psutil
+import pytest
+from nbclient import NotebookClient
+
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+
+
+def _execute(path: Path, model: str | None = None, timeout: int = 600) -> Any:
+    nb = nbformat.read(path, as_version=4)
+    if model is not None:  # same tutorial, a faster model where the words do not matter
+        for cell in nb.cells:
+            if cell.cell_type == "code" and cell.source.startswith("%sgl launch"):
+                cell.source = cell.source.replace("%sgl launch", f"%sgl launch {model}", 1)
+    NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=False).execute()
+    return nb
+
+
+def _cell(nb: Any, startswith: str) -> Any:
+    return next(c for c in nb.cells if c.cell_type == "code" and c.source.startswith(startswith))
+
+
+def _html(cell: Any) -> str:
+    return "".join(o.get("data", {}).get("text/html", "") for o in cell.outputs)
+
+
+def _plain(cell: Any) -> str:
+    return "".join(
+        o.get("data", {}).get("text/plain", "") if "data" in o else o.get("text", "")
+        for o in cell.outputs
+    )
+
+
+def _check_saved_renderings(nb: Any) -> None:
+    launch = _cell(nb, "%sgl launch")
+    assert 'class="sgl-card"' in _html(launch) and "engine: cpu" in _plain(launch)
+    chat = _cell(nb, "%%sgl --max-tokens 48")
+    assert 'class="sgl-card"' in _html(chat) and "tok/s" in _plain(chat)
+    for startswith in (
+        "%%sgl --session trip",
+        "%%sgl --choices",
+        "%%sgl --regex",
+        "%%sgl --n 2",
+        "%%sgl --logprobs",
+    ):
+        assert _html(_cell(nb, startswith)), startswith
+    assert _html(_cell(nb, "%%sgl --n 2")).count('class="sgl-card"') == 2
+    assert 'class="sgl-tok"' in _html(_cell(nb, "%%sgl --logprobs"))
+    program = _html(_cell(nb, "import sglang as sgl"))
+    for role in ("system", "user", "assistant"):
+        assert f"sgl-role-{role}" in program
+    assert 'data-var="answer_1"' in program and 'data-var="answer_2"' in program
+    assert 'data-var="tool"' in _html(_cell(nb, "@sgl.function\ndef tool_use"))
+    tips = _html(_cell(nb, "@sgl.function\ndef tip_suggestion"))
+    assert 'class="sgl-fork"' in tips and "detailed_tip[1]" in tips and 'data-var="rating"' in tips
+    assert _html(_cell(nb, "states = ")).count('class="sgl-program"') == 2
+    assert 'data-var="answer_2"' in _html(_cell(nb, "import sgl_notebook"))
+    stats = _cell(nb, "%sgl stats")
+    assert any("image/png" in o.get("data", {}) for o in stats.outputs)
+    assert "stopped: smol" in _plain(_cell(nb, "%sgl stop"))
+
+
+def _engine_pids() -> set[int]:
+    pids = set()
+    for process in psutil.process_iter(["cmdline"]):
+        if "sgl_notebook.engine" in " ".join(process.info["cmdline"] or []):
+            pids.add(process.pid)
+    return pids
+
+
+def test_quickstart_runs_top_to_bottom_on_the_tiny_model(tiny_model_dir):
+    before = _engine_pids()
+    nb = _execute(NOTEBOOKS / "01_quickstart.ipynb", model=str(tiny_model_dir))
+    _check_saved_renderings(nb)
+    assert _engine_pids() <= before  # the notebook's server is gone with its kernel
+
+
+@pytest.mark.smollm
+def test_quickstart_with_smollm2_gives_real_answers():
+    nb = _execute(NOTEBOOKS / "01_quickstart.ipynb", timeout=900)
+    _check_saved_renderings(nb)
+    assert "Paris" in _plain(_cell(nb, "%%sgl --max-tokens 48"))
+    assert "Tokyo" in _plain(_cell(nb, "%%sgl --max-tokens 32"))
+    city = _plain(_cell(nb, "city.json"))
+    assert "'name'" in city and "'country'" in city
+    mood = _plain(_cell(nb, "%%sgl --choices")).splitlines()[0]
+    assert mood in ("positive", "negative")
+    assert re.match(r"[0-9]{4}\n", _plain(_cell(nb, "%%sgl --regex")))
