@@ -190,10 +190,13 @@ def stop_record(record: ServerRecord, timeout: float = 10.0) -> bool:
 
 
 def kernel_id_from_connection_file(path: str | None) -> str | None:
-    """``kernel-<id>.json`` -> ``<id>`` (ipykernel names connection files this way)."""
+    """``kernel-<id>.json`` -> ``<id>`` (Jupyter Server names connection files this way).
+
+    Other names (a bare ``KernelManager`` uses a temp file) give the file's stem.
+    """
     if not path:
         return None
-    stem = Path(path).name
-    if stem.startswith("kernel-") and stem.endswith(".json"):
-        return stem[len("kernel-") : -len(".json")]
-    return None
+    name = Path(path).name
+    if name.startswith("kernel-") and name.endswith(".json"):
+        return name[len("kernel-") : -len(".json")]
+    return Path(name).stem or None

@@ -6,6 +6,7 @@ import os
 import stat
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -86,6 +87,13 @@ def no_leaks() -> Iterator[None]:
     before_records = {r.id for r in list_records()}
     before_pids = {p.pid for p in standin_processes()}
     yield
+    # a watchdog's clean-up (after a kernel dies) is asynchronous: allow it a few seconds
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and (
+        [p for p in standin_processes() if p.pid not in before_pids]
+        or [r for r in list_records() if r.id not in before_records]
+    ):
+        time.sleep(0.1)
     leftover = [p for p in standin_processes() if p.pid not in before_pids]
     assert not leftover, f"processes left behind: {[p.cmdline() for p in leftover]}"
     records = [r for r in list_records() if r.id not in before_records]

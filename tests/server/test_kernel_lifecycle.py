@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import signal
 import time
+import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import psutil
@@ -20,8 +22,11 @@ GONE_WITHIN_S = 10.0
 
 
 @pytest.fixture
-def kernel() -> Iterator[tuple[KernelManager, Any]]:
-    manager = KernelManager(kernel_name="python3")
+def kernel(tmp_path: Path) -> Iterator[tuple[KernelManager, Any]]:
+    # named like Jupyter Server's connection files, so the kernel id can be read from it
+    manager = KernelManager(
+        kernel_name="python3", connection_file=str(tmp_path / f"kernel-{uuid.uuid4()}.json")
+    )
     manager.start_kernel(env=dict(os.environ))
     client = manager.client()
     client.start_channels()
@@ -50,18 +55,25 @@ def run(client: Any, code: str) -> str:
     return "".join(out)
 
 
-def launch_in_kernel(client: Any, fake_python: str, name: str) -> list[int]:
-    """Start a stand-in server from the kernel; returns the pids of its process tree."""
+def launch_in_kernel(
+    client: Any, name: str, fake_python: str | None = None, model: str = "org/ok"
+) -> list[int]:
+    """Start a server (the stand-in, or the CPU engine when ``fake_python`` is None) from the
+    kernel; returns the pids of its process tree."""
+    how = f"engine='sglang', python={fake_python!r}" if fake_python else "engine='cpu'"
     text = run(client, (
         "import sgl_notebook as sn\n"
-        f"server = sn.launch('org/ok', engine='sglang', python={fake_python!r}, name={name!r})\n"
+        f"server = sn.launch({model!r}, {how}, name={name!r})\n"
         "print(server.pid, server.record.owner_pid)\n"
     ))
     pid, owner = (int(x) for x in text.split())
     record = find_record(name)
     assert record is not None and record.owner_pid == owner
+    # `sgl-notebook ps` shows the owning kernel
+    assert record.owner_kernel_id and record.owner_kernel_id in str(client.connection_file)
     tree = [pid] + [p.pid for p in psutil.Process(pid).children(recursive=True)]
-    assert len(tree) >= 2
+    if fake_python:
+        assert len(tree) >= 2  # the stand-in's "scheduler" child
     return tree
 
 
@@ -85,7 +97,7 @@ def _alive(pid: int) -> bool:
 
 def test_kernel_shutdown_ends_the_server(kernel: Any, fake_python: str) -> None:
     manager, client = kernel
-    tree = launch_in_kernel(client, fake_python, "k-shutdown")
+    tree = launch_in_kernel(client, "k-shutdown", fake_python)
     manager.interrupt_kernel()  # an interrupt reaches the kernel, not the server
     time.sleep(0.5)
     assert all(_alive(p) for p in tree)
@@ -96,7 +108,7 @@ def test_kernel_shutdown_ends_the_server(kernel: Any, fake_python: str) -> None:
 
 def test_kernel_restart_ends_the_server(kernel: Any, fake_python: str) -> None:
     manager, client = kernel
-    tree = launch_in_kernel(client, fake_python, "k-restart")
+    tree = launch_in_kernel(client, "k-restart", fake_python)
     manager.restart_kernel(now=False)
     assert wait_gone(tree) == []
     client.wait_for_ready(timeout=60)
@@ -105,7 +117,7 @@ def test_kernel_restart_ends_the_server(kernel: Any, fake_python: str) -> None:
 
 def test_kernel_sigkill_ends_the_server(kernel: Any, fake_python: str) -> None:
     manager, client = kernel
-    tree = launch_in_kernel(client, fake_python, "k-sigkill")
+    tree = launch_in_kernel(client, "k-sigkill", fake_python)
     kernel_pid = manager.provisioner.process.pid  # type: ignore[union-attr]
     os.kill(kernel_pid, signal.SIGKILL)
     assert wait_gone(tree) == []
@@ -113,3 +125,10 @@ def test_kernel_sigkill_ends_the_server(kernel: Any, fake_python: str) -> None:
     while find_record("k-sigkill") is not None and time.monotonic() < deadline:
         time.sleep(0.1)
     assert find_record("k-sigkill") is None
+
+
+def test_kernel_sigkill_ends_a_real_cpu_engine(kernel: Any, tiny_model_dir: Path) -> None:
+    manager, client = kernel
+    tree = launch_in_kernel(client, "k-sigkill-cpu", model=str(tiny_model_dir))
+    os.kill(manager.provisioner.process.pid, signal.SIGKILL)  # type: ignore[union-attr]
+    assert wait_gone(tree) == []

@@ -187,3 +187,15 @@ def test_server_args_reach_the_command_line(fake_python: str) -> None:
         assert "--enable-metrics" in cmdline
         assert cmdline[-2:] == ["--log-level", "info"]
         assert cmdline[cmdline.index("--host") + 1] == "127.0.0.1"
+
+
+def test_interrupt_while_waiting_leaves_nothing(fake_python: str) -> None:
+    import _thread
+
+    def interrupt_once_started(event: PhaseEvent) -> None:
+        if event.phase is LaunchPhase.LOADING_WEIGHTS:
+            threading.Timer(0.2, _thread.interrupt_main).start()
+
+    with pytest.raises(KeyboardInterrupt):
+        sn.launch("org/hang", engine="sglang", python=fake_python, timeout=60,
+                  on_phase=interrupt_once_started)

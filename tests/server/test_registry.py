@@ -86,4 +86,5 @@ def test_registry_dir_follows_the_environment(monkeypatch: pytest.MonkeyPatch, t
 
 def test_kernel_id_from_connection_file() -> None:
     assert registry.kernel_id_from_connection_file("/x/kernel-ab12-cd.json") == "ab12-cd"
-    assert registry.kernel_id_from_connection_file("/x/other.json") is None
+    assert registry.kernel_id_from_connection_file("/tmp/tmpab12.json") == "tmpab12"
+    assert registry.kernel_id_from_connection_file(None) is None
