@@ -53,10 +53,17 @@ _COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e
 class DashboardServer(Protocol):
     """What the dashboard needs from a server (``Server``, a remote connection, a test stub)."""
 
-    name: str
-    url: str | None
-    api_key: str | None
-    stats: ServerStats
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def url(self) -> str | None: ...
+
+    @property
+    def api_key(self) -> str | None: ...
+
+    @property
+    def stats(self) -> ServerStats: ...
 
     def is_alive(self) -> bool: ...
 
