@@ -99,11 +99,11 @@ def expand_request(obj: GenerateReqInput) -> ExpandedRequest:
     batch = len(prompts)
 
     sp_list = isinstance(obj.sampling_params, list)
-    sps: list[dict[str, Any]] = (
-        list(obj.sampling_params)  # type: ignore[arg-type]
-        if sp_list
-        else [dict(obj.sampling_params or {})] * batch
-    )
+    sps: list[dict[str, Any]]
+    if isinstance(obj.sampling_params, list):
+        sps = list(obj.sampling_params)
+    else:
+        sps = [dict(obj.sampling_params or {})] * batch
     if sp_list and len(sps) != batch:
         raise ValueError("The length of sampling_params should be equal to the batch size.")
     n_values = {int(sp.get("n", 1) or 1) for sp in sps}
@@ -117,7 +117,7 @@ def expand_request(obj: GenerateReqInput) -> ExpandedRequest:
     if obj.rid is None:
         rids = [new_rid() for _ in range(batch)]
     elif rid_list:
-        rids = list(obj.rid)  # type: ignore[arg-type]
+        rids = list(obj.rid)
         if len(rids) != batch:
             raise ValueError(
                 "The specified rids length mismatch with the batch_size for batch processing."

@@ -108,14 +108,15 @@ class GenerationManager:
         state = self.states.get(out.rid)
         if state is None:
             return
-        payload = {"text": out.text, "meta_info": build_meta_info(out, state.item, state.created)}
+        meta = build_meta_info(out, state.item, state.created)
+        payload: dict[str, Any] = {"text": out.text, "meta_info": meta}
         if out.finished:
             state.finished = True
             del self.states[out.rid]
         state.out_list.append(payload)
         state.event.set()
         if state.timer is not None:
-            state.timer.observe(out.completion_tokens, out.finished, payload["meta_info"])
+            state.timer.observe(out.completion_tokens, out.finished, meta)
 
     # -- submission ------------------------------------------------------------------------------
     def tokenize(self, text: str) -> list[int]:

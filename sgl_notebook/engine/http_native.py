@@ -192,6 +192,7 @@ async def encode_request(obj: EmbeddingReqInput, request: Request) -> Any:
             )
         )
     created = time.time()
+    batch: list[Any]
     try:
         if obj.text is not None:
             single = isinstance(obj.text, str)
@@ -199,7 +200,7 @@ async def encode_request(obj: EmbeddingReqInput, request: Request) -> Any:
             batch = [st.embedder.tokenize(t) for t in texts]
         elif obj.input_ids:
             single = isinstance(obj.input_ids[0], int)
-            batch = [obj.input_ids] if single else list(obj.input_ids)  # type: ignore[list-item]
+            batch = [obj.input_ids] if single else list(obj.input_ids)
         else:
             raise ValueError("Either text, input_ids or input_embeds should be provided.")
         for ids in batch:

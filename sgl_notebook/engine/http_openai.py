@@ -439,9 +439,9 @@ async def embeddings(req: EmbeddingRequest, raw: Request) -> Any:
     if isinstance(inputs, str):
         batch = [st.embedder.tokenize(inputs)]
     elif inputs and isinstance(inputs[0], int):
-        batch = [list(inputs)]  # type: ignore[arg-type]
+        batch = [list(inputs)]
     elif inputs and isinstance(inputs[0], list):
-        batch = [list(x) for x in inputs]  # type: ignore[union-attr]
+        batch = [list(x) for x in inputs]
     elif inputs:
         batch = [st.embedder.tokenize(str(x)) for x in inputs]
     else:

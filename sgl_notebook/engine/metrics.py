@@ -20,7 +20,7 @@ from prometheus_client import (
 )
 
 # SGLang's multiprocess collector exposes no ``*_created`` samples; neither do we.
-disable_created_metrics()
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 TTFT_BUCKETS = [0.1, 0.2, 0.4, 0.6, 0.8, 1, 2, 4, 6, 8, 10, 20, 40, 60, 80, 100, 200, 400]
 E2E_BUCKETS = [0.1, 0.2, 0.4, 0.6, 0.8, 1, 2, 4, 6, 8, 10, 20, 40, 60, 80, 100, 200, 400, 800]

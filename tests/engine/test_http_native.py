@@ -68,10 +68,13 @@ def test_stream_is_cumulative_and_ends_with_done(tiny_engine):
     with requests.post(tiny_engine.url + "/generate", json=body, stream=True, timeout=120) as r:
         assert r.headers["content-type"].startswith("text/event-stream")
         events, done = sse_payloads(r)
-    assert done and len(events) == 6
+    # Updates that pile up while the client reads are coalesced (SGLang sends the newest).
+    assert done and 2 <= len(events) <= 6
     texts = [e["text"] for e in events]
     assert all(b.startswith(a) for a, b in zip(texts, texts[1:], strict=False))
-    assert [e["meta_info"]["finish_reason"] for e in events[:-1]] == [None] * 5
+    counts = [e["meta_info"]["completion_tokens"] for e in events]
+    assert counts == sorted(set(counts)) and counts[-1] == 6
+    assert all(e["meta_info"]["finish_reason"] is None for e in events[:-1])
     assert events[-1]["meta_info"]["finish_reason"] == {"type": "length", "length": 6}
     plain = generate(tiny_engine, {**body, "stream": False}).json()
     assert texts[-1] == plain["text"]

@@ -69,8 +69,9 @@ def test_completion_stream_finishes_on_last_content_chunk(client, model):
         stream_options={"include_usage": True},
     ))
     content, usage = chunks[:-1], chunks[-1]
-    assert len(content) == 4
-    assert [c.choices[0].finish_reason for c in content] == [None, None, None, "length"]
+    assert 1 <= len(content) <= 4  # pending updates are coalesced, as in SGLang
+    assert [c.choices[0].finish_reason for c in content[:-1]] == [None] * (len(content) - 1)
+    assert content[-1].choices[0].finish_reason == "length"
     assert usage.usage.total_tokens == usage.usage.prompt_tokens + 4
     plain = client.completions.create(model=model, prompt="the river", max_tokens=4, temperature=0)
     assert "".join(c.choices[0].text for c in content) == plain.choices[0].text
