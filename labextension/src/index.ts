@@ -16,6 +16,7 @@ import { EditorExtensionRegistry, IEditorExtensionRegistry } from '@jupyterlab/c
 import { IStatusBar } from '@jupyterlab/statusbar';
 import { LabIcon } from '@jupyterlab/ui-components';
 import { Token } from '@lumino/coreutils';
+import { Prec } from '@codemirror/state';
 import { sglHighlighter } from './highlight';
 import { ServersModel } from './model';
 import { ServersPanel } from './panel';
@@ -96,7 +97,8 @@ const highlightPlugin: JupyterFrontEndPlugin<void> = {
   activate: (app: JupyterFrontEnd, registry: IEditorExtensionRegistry) => {
     registry.addExtension({
       name: 'sgl-notebook:highlight',
-      factory: () => EditorExtensionRegistry.createImmutableExtension(sglHighlighter)
+      // highest precedence: our marks wrap the Python highlighter's spans instead of being cut by them
+      factory: () => EditorExtensionRegistry.createImmutableExtension(Prec.highest(sglHighlighter))
     });
   }
 };

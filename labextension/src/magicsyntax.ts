@@ -27,11 +27,13 @@ export function isMagicLine(text: string): boolean {
  * Split a magic line into tokens.
  *
  * `%%sgl --max-tokens 128 -o answer` -> magic, option, value, option, value;
- * `%sgl launch /models/tiny --engine cpu` -> magic, subcommand, value, option, value.
+ * `%sgl launch /models/tiny --engine cpu` -> magic, subcommand, value, option, value;
+ * `--regex '[a-z ]+'` -> option, value (quotes keep the value one word, as the magic parses it).
  */
 export function tokenizeMagicLine(text: string): IMagicToken[] {
   const tokens: IMagicToken[] = [];
-  const words = /\S+/g;
+  // shell-like words: a quoted part (which may hold spaces) stays inside its word
+  const words = /(?:[^\s'"]+|'[^']*'?|"[^"]*"?)+/g;
   let match: RegExpExecArray | null;
   let seenOption = false;
   let isLineMagic = false;

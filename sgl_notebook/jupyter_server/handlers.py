@@ -120,13 +120,18 @@ class StatsHandler(_SglHandler):
     async def get(self, server_id: str) -> None:
         record = self.find(server_id)
         now = time.time()
-        self.reply({"id": record.id, **describe_server(
-            record,
-            alive=record_is_alive(record),
-            owner_alive=owner_is_alive(record),
-            now=now,
-            stats=self.stats_for(record, now),
-        )["stats"]})
+        self.reply(
+            {
+                "id": record.id,
+                **describe_server(
+                    record,
+                    alive=record_is_alive(record),
+                    owner_alive=owner_is_alive(record),
+                    now=now,
+                    stats=self.stats_for(record, now),
+                )["stats"],
+            }
+        )
 
 
 class StopHandler(_SglHandler):

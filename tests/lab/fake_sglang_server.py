@@ -34,10 +34,25 @@ def main() -> None:
         step = 0
         while True:
             step += 1
-            say(format_prefill_batch(new_seq=1, new_token=30, cached_token=10,
-                                     token_usage=0.01 * (step % 50), running_req=1, queue_req=0))
-            say(format_decode_batch(running_req=1, num_token=40 + step, token_usage=0.02,
-                                    gen_throughput=10.0 + step % 7, queue_req=step % 3))
+            say(
+                format_prefill_batch(
+                    new_seq=1,
+                    new_token=30,
+                    cached_token=10,
+                    token_usage=0.01 * (step % 50),
+                    running_req=1,
+                    queue_req=0,
+                )
+            )
+            say(
+                format_decode_batch(
+                    running_req=1,
+                    num_token=40 + step,
+                    token_usage=0.02,
+                    gen_throughput=10.0 + step % 7,
+                    queue_req=step % 3,
+                )
+            )
             time.sleep(0.05)
 
 

@@ -135,9 +135,7 @@ def _not_zombie(pid: int) -> bool:
         return False
 
 
-async def test_stop_of_an_unknown_server_is_refused(
-    jp_fetch: Any, fake_server: FakeServer
-) -> None:
+async def test_stop_of_an_unknown_server_is_refused(jp_fetch: Any, fake_server: FakeServer) -> None:
     code, error = await error_of(
         jp_fetch, "servers", "no-such-server", "stop", method="POST", body=b""
     )
@@ -183,9 +181,7 @@ async def test_unknown_endpoints_are_json_404s(jp_fetch: Any) -> None:
     assert code == 404
 
 
-async def test_unauthenticated_requests_are_refused(
-    jp_fetch: Any, fake_server: FakeServer
-) -> None:
+async def test_unauthenticated_requests_are_refused(jp_fetch: Any, fake_server: FakeServer) -> None:
     for parts, method in [
         (("servers",), "GET"),
         (("servers", fake_server.record.id, "logs"), "GET"),
@@ -193,7 +189,10 @@ async def test_unauthenticated_requests_are_refused(
     ]:
         with pytest.raises(HTTPClientError) as caught:
             await jp_fetch(
-                "sgl-notebook", "api", *parts, method=method,
+                "sgl-notebook",
+                "api",
+                *parts,
+                method=method,
                 body=b"" if method == "POST" else None,
                 headers={"Authorization": ""},
             )
