@@ -89,8 +89,14 @@ class _Figure:
     def __init__(
         self, names: Sequence[str], with_metrics: bool, window: float, dpi: int = 80
     ) -> None:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
+        try:
+            from matplotlib.backends.backend_agg import FigureCanvasAgg
+            from matplotlib.figure import Figure
+        except ImportError as error:
+            raise ImportError(
+                "the stats dashboard draws with matplotlib: pip install matplotlib "
+                "(or pip install 'sgl-notebook[notebook]')"
+            ) from error
 
         self.panels = PANELS + (METRICS_PANELS if with_metrics else ())
         self.window = window
@@ -386,6 +392,9 @@ class Dashboard:
             with self._lock:
                 self._render_locked()
                 self._publish()
+        for scraper in self._scrapers:
+            if scraper is not None:
+                scraper.close()
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the servers stopped and the last frame is published (True), or timeout."""
@@ -419,7 +428,7 @@ def dashboard(
         from IPython import get_ipython
     except ImportError as error:
         raise ImportError("dashboard() needs IPython: pip install ipython") from error
-    if get_ipython() is None:
+    if getattr(get_ipython(), "kernel", None) is None:  # no shell, or terminal IPython
         raise RuntimeError(
             "dashboard() draws into a Jupyter notebook and no IPython kernel is running here; "
             "use server.stats.df() for the numbers, or Dashboard(servers).render() for a PNG"

@@ -72,3 +72,14 @@ def test_bad_arguments() -> None:
 def test_outside_a_kernel_says_what_to_use_instead() -> None:
     with pytest.raises(RuntimeError, match=r"stats\.df\(\)"):
         dashboard(StandIn("a"))
+
+
+def test_terminal_ipython_is_not_a_notebook() -> None:
+    from IPython.core.interactiveshell import InteractiveShell
+
+    InteractiveShell.instance()  # a shell without a kernel, as in terminal IPython
+    try:
+        with pytest.raises(RuntimeError, match="Jupyter notebook"):
+            dashboard(StandIn("a"))
+    finally:
+        InteractiveShell.clear_instance()

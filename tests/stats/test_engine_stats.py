@@ -154,6 +154,7 @@ def test_dashboard_adds_latency_panels_from_the_engine_metrics(engine: EngineSer
         board.scrape()
         tail.wait_for('"POST /generate HTTP/1.1"', 1)
         board.render()
+        board.stop()  # closes its HTTP clients
     assert view.stats.latest()["ttft_p50"] is not None and view.stats.latest()["ttft_p50"] > 0
     panels = board.last_metadata["sgl_notebook"]["panels"]
     assert panels == [p[0] for p in PANELS + METRICS_PANELS]

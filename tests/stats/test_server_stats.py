@@ -42,6 +42,7 @@ def test_launched_server_stats_and_saved_log(server: object) -> None:
     board = Dashboard([server])  # type: ignore[list-item]
     board.scrape()
     board.render()
+    board.stop()
     assert board.last_metadata["sgl_notebook"]["servers"] == [server.name]  # type: ignore[attr-defined]
     # the launcher keeps the log only while the server runs: read it now
     saved = [asdict(p) for p in from_log(server.log_path).points()]  # type: ignore[attr-defined]
