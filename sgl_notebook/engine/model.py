@@ -187,7 +187,9 @@ def load_model(
     configure_threads()
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()  # the server log is SGLang-shaped; no tqdm bars in it
     torch_dtype = getattr(torch, dtype, None)
     if not isinstance(torch_dtype, torch.dtype):
         raise ModelLoadError(f"Unknown dtype '{dtype}': use float32 (recommended) or bfloat16.")

@@ -146,7 +146,7 @@ class Scheduler:
                 inbox, self._inbox = self._inbox, []
                 aborts, self._aborts = self._aborts, []
             for req, callback in inbox:
-                self._accept(req, callback)
+                self._accept_safely(req, callback)
             for prefix in aborts:
                 self._abort_matching(prefix)
             try:
@@ -171,6 +171,18 @@ class Scheduler:
                 if state.finish_reason and state.finish_reason.get("type") == "abort":
                     self._stats.aborted_total += 1
                 self._stats.generation_tokens_total += len(state.output_ids)
+
+    def _accept_safely(self, req: GenerationRequest, callback: OutputCallback) -> None:
+        try:
+            self._accept(req, callback)
+        except Exception as exc:  # noqa: BLE001 -- one odd request must not stop the engine
+            self.log(f"Scheduler hit an exception: {traceback.format_exc()}")
+            state = RequestState(req, callback, self.loaded.tokenizer, set(), 0, 0)
+            # Set directly: decoding this request's ids may be what failed.
+            state.finish_reason = abort_reason(
+                f"{type(exc).__name__}: {exc}", 500, "InternalServerError"
+            )
+            self._emit(state)
 
     def _accept(self, req: GenerationRequest, callback: OutputCallback) -> None:
         """Check a new request as SGLang's ``handle_generate_request`` does; queue or end it."""
