@@ -86,6 +86,7 @@ class GenerationManager:
         vocab_size: int | None,
         validate: Any,
         metrics: EngineMetrics | None = None,
+        preferred_sampling_params: dict[str, Any] | None = None,
     ) -> None:
         self.scheduler = scheduler
         self.tokenizer = tokenizer
@@ -93,6 +94,8 @@ class GenerationManager:
         self.vocab_size = vocab_size
         self._validate = validate  # sampling.validate_sampling_params
         self.metrics = metrics
+        # --preferred-sampling-params: server-side defaults under each request's own params.
+        self.preferred = dict(preferred_sampling_params or {})
         self.states: dict[str, RequestState] = {}
         self.loop: asyncio.AbstractEventLoop | None = None
         self.last_receive_time = 0.0
@@ -146,7 +149,7 @@ class GenerationManager:
         # Unknown keys raise TypeError (HTTP 500, as 0.4.10); bad values ValueError (400).
         # Out-of-vocabulary ids and a too-large logprob_start_len come back from the
         # scheduler as 400 aborts, as in SGLang.
-        sampling = self._validate(item.sampling_params, self.vocab_size)
+        sampling = self._validate({**self.preferred, **item.sampling_params}, self.vocab_size)
         return GenerationRequest(
             rid=item.rid,
             input_ids=list(input_ids),

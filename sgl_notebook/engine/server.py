@@ -9,6 +9,7 @@ missing model path, a port in use) exit non-zero at once with one clear line.
 from __future__ import annotations
 
 import errno
+import json
 import logging
 import socket
 import sys
@@ -179,6 +180,7 @@ def build_state(args: ServerArgs) -> Any:
     manager = GenerationManager(
         scheduler, loaded.tokenizer, loaded.context_length, loaded.vocab_size,
         validate_sampling_params, metrics,
+        json.loads(args.preferred_sampling_params) if args.preferred_sampling_params else None,
     )
     return EngineState(
         args=args,

@@ -166,9 +166,9 @@ def test_bad_flag_values_exit_2_with_usage(tiny_model_dir):
     assert proc.returncode == 2 and "--port: invalid int value" in proc.stderr
 
 
-def test_api_key_is_enforced_like_sglang(tiny_model_dir, tmp_path):
+def test_api_key_ignored_gpu_flags_and_preferred_params(tiny_model_dir, tmp_path):
     extra = ["--enable-metrics", "--mem-fraction-static", "0.8", "--tp", "1",
-             "--disable-cuda-graph"]
+             "--disable-cuda-graph", "--preferred-sampling-params", '{"max_new_tokens": 3}']
     with start_engine(str(tiny_model_dir), extra, tmp_path, api_key="sk-test") as engine:
         body = {"text": "hi", "sampling_params": {"max_new_tokens": 1}}
         resp = post(engine, "/generate", body)
@@ -181,3 +181,9 @@ def test_api_key_is_enforced_like_sglang(tiny_model_dir, tmp_path):
         assert requests.get(engine.url + "/metrics", timeout=30).status_code == 200
         assert any("Ignoring SGLang flags" in line and "--mem-fraction-static 0.8" in line
                    for line in engine.log_lines())
+        # Server-side defaults apply under the request's own parameters.
+        short = post(engine, "/generate", {"text": "hi", "sampling_params": {"ignore_eos": True}},
+                     headers=engine.headers()).json()
+        assert short["meta_info"]["completion_tokens"] == 3
+        info = requests.get(engine.url + "/get_model_info", headers=engine.headers(), timeout=30)
+        assert info.json()["preferred_sampling_params"] == '{"max_new_tokens": 3}'

@@ -76,6 +76,8 @@ def test_log_level_warning_silences_info_lines(tiny_model_dir, tmp_path):
     with start_engine(str(tiny_model_dir), ["--log-level", "warning"], tmp_path) as engine:
         requests.post(engine.url + "/generate", timeout=60,
                       json={"text": "hi", "sampling_params": {"max_new_tokens": 2}})
+        # Without --enable-metrics the route does not exist, as in SGLang.
+        assert requests.get(engine.url + "/metrics", timeout=30).status_code == 404
         text = engine.log_text()
     for silent in ("server_args=", "Load weight", "Prefill batch", "fired up", "INFO:"):
         assert silent not in text, text
