@@ -13,6 +13,7 @@ import json
 import logging
 import socket
 import sys
+import traceback
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -112,6 +113,9 @@ def run(argv: list[str]) -> int:
         state = build_embedding_state(args, folder) if embedding else build_state(args)
     except ModelLoadError as exc:
         return _fail(str(exc), EXIT_BAD_MODEL)
+    except Exception:  # noqa: BLE001 -- report a failed start as SGLang's scheduler does
+        logger.error(f"Scheduler hit an exception: {traceback.format_exc()}")
+        return EXIT_BAD_MODEL
     return serve(state)
 
 

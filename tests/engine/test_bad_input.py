@@ -187,3 +187,14 @@ def test_api_key_ignored_gpu_flags_and_preferred_params(tiny_model_dir, tmp_path
         assert short["meta_info"]["completion_tokens"] == 3
         info = requests.get(engine.url + "/get_model_info", headers=engine.headers(), timeout=30)
         assert info.json()["preferred_sampling_params"] == '{"max_new_tokens": 3}'
+
+
+def test_broken_model_folder_exits_with_a_clear_message(tmp_path):
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "config.json").write_text('{"model_type": "llama"}')
+    proc = subprocess.run(engine_command(str(broken), free_port(), []), capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 1
+    assert f"Could not load the model from '{broken}'" in proc.stderr
+    assert "server_args=ServerArgs(" in proc.stderr  # it got as far as loading
