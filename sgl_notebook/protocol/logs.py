@@ -71,13 +71,6 @@ def percent_to_fraction(text: str) -> float:
 _BOOLS = {"True": True, "False": False}
 
 
-def _parse_bool(text: str) -> bool:
-    try:
-        return _BOOLS[text]
-    except KeyError:
-        raise ValueError(text) from None
-
-
 # SGLang key -> (record field, converter). Fallback keys (SWA/Mamba "full token usage",
 # "#full token") only fill a field the plain key did not.
 _KEYS: dict[str, tuple[str, Callable[[str], Any]]] = {
@@ -148,30 +141,9 @@ def split_pairs(body: str) -> dict[str, str]:
     return pairs
 
 
-def typed_fields(pairs: Mapping[str, str]) -> dict[str, Any]:
-    """Typed record fields from SGLang ``key: value`` pairs; a value that does not convert is
-    left out (it stays in ``raw``)."""
-    values: dict[str, Any] = {}
-    for key, text in pairs.items():
-        spec = _KEYS.get(key)
-        if spec is None:
-            spec = _FALLBACK_KEYS.get(key)
-            if spec is None:
-                if key.endswith(" graph"):  # "cuda graph", "cpu graph", "npu graph", ...
-                    spec = ("cuda_graph", _parse_bool)
-                else:
-                    continue
-            elif spec[0] in values:
-                continue
-        try:
-            values[spec[0]] = spec[1](text)
-        except ValueError:
-            continue
-    return values
-
-
 def _read_body(body: str) -> tuple[dict[str, str], dict[str, Any]]:
-    """:func:`split_pairs` and :func:`typed_fields` in one pass (the hot path)."""
+    """The ``key: value`` pairs as logged, and the typed record fields, in one pass (the hot
+    path). A value that does not convert is left out of the fields; it stays in the pairs."""
     pairs: dict[str, str] = {}
     values: dict[str, Any] = {}
     fallback = False

@@ -54,6 +54,7 @@ _KEYS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "Waiting": ("queue_req", _int),
     "Pending": ("queue_req", _int),  # V0's name for the waiting queue
     "GPU KV cache usage": ("token_usage", percent_to_fraction),
+    "KV cache usage": ("token_usage", percent_to_fraction),  # wording without "GPU"
     "Prefix cache hit rate": ("cache_hit_rate", percent_to_fraction),
 }
 

@@ -116,6 +116,8 @@ def test_vllm_lines() -> None:
     dp = stats(rec.VLLM_V1_NEWEST_DP)
     assert dp.source == "2 Engines Aggregated" and dp.raw["Deferred"] == "2 reqs"
     assert (dp.gen_throughput, dp.token_usage, dp.cache_hit_rate) == (310.2, 0.881, 0.125)
+    no_gpu_word = stats(rec.VLLM_V1_PLAIN.replace("GPU KV cache usage", "KV cache usage"))
+    assert no_gpu_word.token_usage == 0.375
     v0 = stats(rec.VLLM_V0)
     assert (v0.gen_throughput, v0.running_req, v0.queue_req, v0.token_usage) == (21.3, 2, 4, 0.001)
     assert v0.cache_hit_rate is None and v0.raw["CPU KV cache usage"] == "0.0%"
