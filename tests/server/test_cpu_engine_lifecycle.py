@@ -78,3 +78,32 @@ def test_cpu_engine_restart_keeps_the_url(tiny_model_dir: Path) -> None:
         server.restart()
         assert server.url == url and server.pid != old_pid
         assert server.generate("x", max_new_tokens=2).meta_info["completion_tokens"] <= 2
+
+
+def test_eight_concurrent_cpu_engines_all_come_up(tiny_model_dir: Path) -> None:
+    import threading
+
+    servers: list[sn.server.Server] = []  # type: ignore[name-defined]
+    failures: list[BaseException] = []
+
+    def one(i: int) -> None:
+        try:
+            servers.append(sn.launch(str(tiny_model_dir), engine="cpu", name=f"eight-{i}"))
+        except BaseException as error:  # noqa: BLE001
+            failures.append(error)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    try:
+        assert not failures, failures
+        assert len({s.port for s in servers}) == 8
+        for server in servers:
+            assert server.generate("hi", max_new_tokens=2).meta_info["completion_tokens"] <= 2
+    finally:
+        trees = [_tree(s.pid) for s in servers if s.is_alive()]
+        for server in servers:
+            server.stop()
+    assert all(_gone(tree) for tree in trees)
