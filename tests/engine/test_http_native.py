@@ -282,3 +282,42 @@ def test_client_disconnect_ends_the_request(tiny_engine):
     assert _aborted_total(tiny_engine) == before + 2
     ok = generate(tiny_engine, {"text": "hi", "sampling_params": {"max_new_tokens": 2}})
     assert ok.status_code == 200
+
+
+def _raw_chunks(engine: Any, body: dict[str, Any]) -> list[bytes]:
+    """The HTTP/1.1 chunks of a streamed response, as framed by the server."""
+    import socket
+
+    payload = json.dumps(body).encode()
+    request = (
+        f"POST /generate HTTP/1.1\r\nHost: 127.0.0.1:{engine.port}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n"
+        "Connection: close\r\n\r\n"
+    ).encode() + payload
+    data = b""
+    with socket.create_connection(("127.0.0.1", engine.port), timeout=120) as sock:
+        sock.sendall(request)
+        while block := sock.recv(65536):
+            data += block
+    head, _, rest = data.partition(b"\r\n\r\n")
+    assert b"transfer-encoding: chunked" in head.lower()
+    chunks = []
+    while rest:
+        size_line, _, rest = rest.partition(b"\r\n")
+        size = int(size_line, 16)
+        if size == 0:
+            break
+        chunks.append(rest[:size])
+        rest = rest[size + 2:]
+    return chunks
+
+
+def test_each_stream_event_is_its_own_http_chunk(tiny_engine):
+    # The sglang Runtime compares whole chunks with b"data: [DONE]\n\n".
+    chunks = _raw_chunks(tiny_engine, {"text": "hello", "stream": True,
+                                       "sampling_params": {"max_new_tokens": 4}})
+    assert chunks[-1] == b"data: [DONE]\n\n"
+    for chunk in chunks[:-1]:
+        assert chunk.startswith(b"data: {") and chunk.endswith(b"}\n\n")
+        assert chunk.count(b"data: ") == 1
+        json.loads(chunk[6:])
