@@ -68,7 +68,10 @@ def browser_type_launch_args() -> dict[str, Any]:  # overrides pytest-playwright
 
 @pytest.fixture(scope="session")
 def browser_context_args() -> dict[str, Any]:  # overrides pytest-playwright's
-    return {"viewport": {"width": 1400, "height": 900}}
+    return {
+        "viewport": {"width": 1400, "height": 900},
+        "permissions": ["clipboard-read", "clipboard-write"],  # to check the Copy button
+    }
 
 
 @pytest.fixture
@@ -190,6 +193,9 @@ def test_sidebar_follows_a_server_launched_from_a_notebook(page: Any, lab: LabPr
     )
     expect(card.locator(".sgl-ServerCard-kernel")).to_have_text("sgl-demo.ipynb", timeout=30_000)
     expect(status).to_contain_text("SGLang: 1 running")
+    card.locator(".sgl-ServerCard-copy").click()
+    url = card.locator(".sgl-ServerCard-url").inner_text()
+    assert page.evaluate("() => navigator.clipboard.readText()") == url
     (record,) = list_records()
     assert record.name == "tiny" and record.pid is not None
     engine_processes = processes_of(record.pid)
