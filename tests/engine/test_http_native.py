@@ -198,6 +198,8 @@ def test_abort_request_by_rid_and_abort_all(tiny_engine):
         tiny_engine, {"text": "hello", "rid": "abort-me-1", "stream": True, "sampling_params": long}
     )
     tiny_engine_wait(events)
+    busy = requests.post(tiny_engine.url + "/flush_cache", timeout=30)
+    assert busy.status_code == 400 and busy.text.startswith("Cache flushed.\n")
     # 0.4.10 forwards only rids it knows: an unknown prefix is a no-op.
     assert requests.post(tiny_engine.url + "/abort_request", json={"rid": "abort-me"},
                          timeout=30).status_code == 200
