@@ -52,7 +52,7 @@ def show(obj: Any, *, max_updates_per_s: float = 10.0, mode: str | None = None) 
     from IPython.display import display
 
     if not (is_program_state(obj) and _is_streaming(obj)):
-        display(ProgramDisplay(obj) if program_html(obj) is not None else obj)
+        display(ProgramDisplay(obj) if program_html(obj) is not None else obj)  # type: ignore[no-untyped-call]
         return
     mode = mode or frontend_mode()
     executor = obj.stream_executor
@@ -63,7 +63,7 @@ def show(obj: Any, *, max_updates_per_s: float = 10.0, mode: str | None = None) 
         import ipywidgets
 
         widget = ipywidgets.HTML(value=render_program_html(view_of_state(obj, wait=False)))
-        handle = display(widget, display_id=True)
+        handle = display(widget, display_id=True)  # type: ignore[no-untyped-call]
     while not executor.is_finished:
         executor.stream_text_event.wait(0.2)  # set by the worker after each chunk
         now = time.monotonic()

@@ -73,7 +73,7 @@ def _templates(executor: Any, messages: list[Any]) -> list[tuple[str, str]] | No
         return None
     try:
         return [
-            tuple(template.get_prefix_and_suffix(m.get("role"), messages[:i]))  # type: ignore[misc]
+            tuple(template.get_prefix_and_suffix(m.get("role"), messages[:i]))
             for i, m in enumerate(messages)
         ]
     except Exception:  # noqa: BLE001 - fall back to searching the contents

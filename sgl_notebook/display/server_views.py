@@ -88,7 +88,8 @@ class ServerTable:
     """Displayable table of servers (``%sgl list``); the current one is marked with ``*``."""
 
     def __init__(self, servers: Iterable[Any], current: str | None = None) -> None:
-        self.servers, self.current = list(servers), current
+        self.servers: list[Any] = list(servers)
+        self.current = current
 
     def _rows(self) -> list[list[object]]:
         rows = []
@@ -112,7 +113,8 @@ class ServerTable:
             text = "No servers yet. Start one with %sgl launch, or %sgl connect URL."
             return {"text/plain": text, "text/html": f"<p>{esc(text)}</p>"}
         rows = self._rows()
-        plain = "\n".join("  ".join(str(v) for v in row) for row in [headers, *rows])
+        lines: list[list[object]] = [list(headers), *rows]
+        plain = "\n".join("  ".join(str(v) for v in row) for row in lines)
         return {"text/plain": plain, "text/html": table(headers, rows)}
 
 
@@ -155,7 +157,7 @@ class LaunchView:
             from IPython.display import display
 
             self._widget = ipywidgets.HTML(value=self._html())
-            self._handle = display(self._widget, display_id=True)
+            self._handle = display(self._widget, display_id=True)  # type: ignore[no-untyped-call]
         else:
             print(f"{self.title}: starting", flush=True)
 
@@ -206,7 +208,7 @@ class LaunchView:
         else:  # pragma: no cover
             from IPython.display import display
 
-            display(obj)
+            display(obj)  # type: ignore[no-untyped-call]
 
 
 class _Static:

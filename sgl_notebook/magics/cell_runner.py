@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from sgl_notebook.display.result import SglResult, TokenLogprob
 from sgl_notebook.display.stream_state import StreamProgress
@@ -41,8 +41,9 @@ class ServerTarget:
     model: str | None = None
 
 
-@dataclass(frozen=True)
-class StreamEvent:
+class StreamEvent(NamedTuple):
+    """One step of any stream (a NamedTuple: one is built per token, so it must be cheap)."""
+
     index: int = 0
     text: str = ""
     logprobs: list[TokenLogprob] | None = None
@@ -58,14 +59,13 @@ def new_rid() -> str:
 @lru_cache(maxsize=16)
 def openai_client(url: str, api_key: str | None) -> Any:
     """One cached ``openai.OpenAI`` per server (building one costs milliseconds)."""
-    import httpx
     import openai
 
     return openai.OpenAI(
         base_url=f"{url}/v1",
         api_key=api_key or "EMPTY",
         max_retries=0,
-        timeout=httpx.Timeout(None, connect=10.0),
+        timeout=openai.Timeout(None, connect=10.0),  # answers may stream for minutes
     )
 
 
@@ -213,7 +213,8 @@ def _native_payloads(
     from sgl_notebook.protocol.sse import iter_events
 
     client = httpx.Client(
-        timeout=httpx.Timeout(None, connect=10.0), headers=_headers(target.api_key)
+        timeout=httpx.Timeout(None, connect=10.0),  # answers may stream for minutes
+        headers=_headers(target.api_key),
     )
     holder.append(client)
     if not body["stream"]:
@@ -330,7 +331,7 @@ def run_cell(
     else:
         from IPython.display import display
 
-        display(ResultGroup(results))
+        display(ResultGroup(results))  # type: ignore[no-untyped-call]
     return results
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 import secrets
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
@@ -124,7 +125,7 @@ class SglMagics(Magics):
 
     # ------------------------------------------------------------- %%sgl
 
-    @cell_magic("sgl")
+    @cell_magic("sgl")  # type: ignore[arg-type]
     @cell_magic_arguments
     def sgl_cell(self, line: str, cell: str) -> None:
         """Send the cell to the current server as a prompt and stream the answer.
@@ -183,7 +184,7 @@ class SglMagics(Magics):
 
     # -------------------------------------------------------------- %sgl
 
-    @line_magic("sgl")
+    @line_magic("sgl")  # type: ignore[arg-type]
     def sgl_line(self, line: str) -> Any:
         """Manage servers: %sgl launch|stop|list|use|connect|logs|stats|info|flush|session.
 
@@ -198,7 +199,7 @@ class SglMagics(Magics):
         return self.dispatch(parse_line(line))
 
     def dispatch(self, spec: Any) -> Any:
-        handler = {
+        handlers: dict[type, Callable[[Any], Any]] = {
             LaunchSpec: self._launch,
             StopSpec: self._stop,
             ListSpec: lambda s: ServerTable(self.book.all(), self.book.current),
@@ -209,8 +210,8 @@ class SglMagics(Magics):
             InfoSpec: lambda s: server_ops.server_info(self.book.get(s.name)),
             FlushSpec: lambda s: server_ops.flush_cache(self.book.get(s.name)),
             SessionResetSpec: self._reset_session,
-        }[type(spec)]
-        return handler(spec)
+        }
+        return handlers[type(spec)](spec)
 
     def _launch(self, spec: LaunchSpec) -> ServerCard | None:
         import sgl_notebook

@@ -50,6 +50,9 @@ __all__ = [
 ]
 
 MODES = ("chat", "complete", "generate")
+# IPython's magic_arguments is untyped; these aliases keep the declarations below type-checked
+_magic_arguments: Callable[..., Any] = magic_arguments.magic_arguments
+_argument: Callable[..., Any] = magic_arguments.argument
 
 
 class SglArgumentParser(MagicArgumentParser):
@@ -105,51 +108,43 @@ F = TypeVar("F", bound=Callable[..., Any])
 def cell_magic_arguments(func: F) -> F:
     """Declare the ``%%sgl`` options on ``func`` (IPython's magic_arguments)."""
     decorators = [
-        magic_arguments.magic_arguments(),
-        magic_arguments.argument(
-            "--server", "-s", help="server name (default: the current server)"
-        ),
-        magic_arguments.argument("--system", help="system prompt"),
-        magic_arguments.argument(
+        _magic_arguments(),
+        _argument("--server", "-s", help="server name (default: the current server)"),
+        _argument("--system", help="system prompt"),
+        _argument(
             "--max-tokens", type=int, help="most tokens to generate (default: SglMagics.max_tokens)"
         ),
-        magic_arguments.argument(
+        _argument(
             "--temperature",
             "-t",
             type=float,
             help="sampling temperature (default: SglMagics.temperature)",
         ),
-        magic_arguments.argument("--top-p", type=float, help="nucleus sampling probability mass"),
-        magic_arguments.argument(
-            "--stop", action="append", default=[], help="stop string (repeatable)"
-        ),
-        magic_arguments.argument("--regex", help="constrain the answer to this regular expression"),
-        magic_arguments.argument(
+        _argument("--top-p", type=float, help="nucleus sampling probability mass"),
+        _argument("--stop", action="append", default=[], help="stop string (repeatable)"),
+        _argument("--regex", help="constrain the answer to this regular expression"),
+        _argument(
             "--json-schema",
             help="constrain to a JSON schema: inline JSON, or a variable holding a dict, "
             "a JSON string or a pydantic model",
         ),
-        magic_arguments.argument(
-            "--choices", help="constrain to one of these comma-separated choices"
-        ),
-        magic_arguments.argument("--session", help="keep a named multi-turn conversation"),
-        magic_arguments.argument(
-            "--n", "-n", type=int, default=1, help="number of samples (shown side by side)"
-        ),
-        magic_arguments.argument(
+        _argument("--choices", help="constrain to one of these comma-separated choices"),
+        _argument("--session", help="keep a named multi-turn conversation"),
+        _argument("--n", "-n", type=int, default=1, help="number of samples (shown side by side)"),
+        _argument(
             "--mode",
             default="chat",
             help="chat (default), complete (/v1/completions) or generate (native /generate)",
         ),
-        magic_arguments.argument(
+        _argument(
             "-o", "--output", help="store the result (SglResult; a list with --n) in this variable"
         ),
-        magic_arguments.argument(
+        _argument(
             "--no-stream",
             action="store_true",
             help="wait for the whole answer instead of streaming",
         ),
-        magic_arguments.argument(
+        _argument(
             "--logprobs",
             action="store_true",
             help="colour tokens by probability, top alternatives on hover",
@@ -287,7 +282,9 @@ class SessionResetSpec:
 
 
 def _parser(command: str, description: str) -> SglArgumentParser:
-    parser = SglArgumentParser(prog=f"%sgl {command}", description=description, add_help=False)
+    parser = SglArgumentParser(  # type: ignore[no-untyped-call]
+        prog=f"%sgl {command}", description=description, add_help=False
+    )
     parser.allow_abbrev = False  # typos get "did you mean", not a silent abbreviation
     return parser
 

@@ -21,9 +21,10 @@ def backend(tiny_engine):
 
 @pytest.fixture(scope="module")
 def shell():
+    from IPython import get_ipython
     from IPython.testing.globalipapp import start_ipython
 
-    ip = start_ipython()
+    ip = start_ipython() or get_ipython()  # one global shell per test process
     ip.run_line_magic("load_ext", "sgl_notebook")
     # a terminal shell formats text only; a notebook also asks for HTML
     ip.display_formatter.formatters["text/html"].enabled = True

@@ -10,9 +10,10 @@ import pytest
 
 @pytest.fixture(scope="session")
 def ipshell() -> Any:
+    from IPython import get_ipython
     from IPython.testing.globalipapp import start_ipython
 
-    shell = start_ipython()
+    shell = start_ipython() or get_ipython()  # one global shell per test process
     shell.run_line_magic("load_ext", "sgl_notebook")
     return shell
 
