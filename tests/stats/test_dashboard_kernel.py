@@ -12,7 +12,7 @@ import pytest
 from nbclient import NotebookClient
 from PIL import Image
 
-from sgl_notebook.display.dashboard import PANELS
+from sgl_notebook.display.dashboard import METRICS_PANELS, PANELS
 
 SETUP = '''
 import json, threading, time
@@ -132,3 +132,47 @@ def test_bad_arguments_raise_clear_errors_and_kernel_lives(saved: nbformat.Noteb
     assert errors[0].startswith("ValueError: dashboard() needs at least one server")
     assert errors[1].startswith("TypeError:") and ".stats" in errors[1]
     assert "at least 1" in errors[2] and "window" in errors[3]
+
+
+REAL_SETUP = """
+import json
+from concurrent.futures import ThreadPoolExecutor
+import httpx
+import sgl_notebook
+server = sgl_notebook.launch({model!r}, engine="cpu", enable_metrics=True, decode_log_interval=4)
+"""
+REAL_SHOW = "board = server.dashboard()"
+REAL_LOAD = """
+def ask(i):
+    params = {{"max_new_tokens": 48, "ignore_eos": True}}
+    body = {{"text": f"question {{i}}", "sampling_params": params}}
+    httpx.post(server.url + "/generate", json=body, timeout=120).raise_for_status()
+for wave in range(3):
+    with ThreadPoolExecutor(6) as pool:
+        list(pool.map(ask, range(6)))
+"""
+REAL_STOP = """
+server.stop()
+print(json.dumps({{"stopped": board.wait(30), "frames": board.frames, "error": repr(board.error),
+                  "panels": board.last_metadata["sgl_notebook"]["panels"]}}))
+"""
+
+
+def test_real_server_dashboard_in_a_kernel(tiny_model_dir: Path, tmp_path: Path) -> None:
+    notebook = nbformat.v4.new_notebook()
+    cells = (REAL_SETUP, REAL_SHOW, REAL_LOAD, REAL_STOP)
+    notebook.cells = [
+        nbformat.v4.new_code_cell(src.format(model=str(tiny_model_dir))) for src in cells
+    ]
+    NotebookClient(
+        notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": tmp_path}}
+    ).execute()
+    report = _stdout_json(notebook.cells[3])
+    assert isinstance(report, dict)
+    assert report["stopped"] is True and report["error"] == "None", report
+    assert report["frames"] >= 2
+    # the engine serves /metrics, so the latency panels joined the four log panels
+    assert report["panels"] == [p[0] for p in PANELS + METRICS_PANELS]
+    output = notebook.cells[1].outputs[0]
+    assert output["metadata"]["sgl_notebook"]["frame"] == report["frames"]
+    assert base64.b64decode(output["data"]["image/png"]).startswith(b"\x89PNG")
