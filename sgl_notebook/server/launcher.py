@@ -126,7 +126,7 @@ def _claim_name(requested: str | None, model: str | None, engine: str) -> str:
                 )
             name = requested
         else:
-            base = _slug(model) if model else engine
+            base = _slug(model) if model else ("smollm2" if engine == "cpu" else engine)
             name, n = base, 1
             while name in taken:
                 n += 1
@@ -295,12 +295,10 @@ def start_server(
     *,
     on_phase: Callable[[PhaseEvent], None] | None = None,
     on_line: Callable[[str], None] | None = None,
-    on_process: Callable[[ServerProcess], None] | None = None,
 ) -> ServerProcess:
     """Start a server as ``config`` says and return it once ready (see the module docstring).
 
-    ``on_process`` is called with each attempt's process as soon as it runs (before it is
-    ready), so a caller can show its phases and logs while waiting.
+    ``on_phase`` gets every phase (FAILED once, when giving up); ``on_line`` every log line.
     """
     python = config.python or sys.executable
     spec, reason = resolve_engine(config.engine, python)
@@ -338,8 +336,6 @@ def start_server(
             )
             process = _spawn(spec, argv, config, name, port, config.api_key, on_line, on_phase)
             process.engine_reason = reason
-            if on_process is not None:
-                on_process(process)
             try:
                 _wait_ready(process, deadline, config.timeout)
                 return process

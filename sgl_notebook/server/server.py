@@ -177,7 +177,7 @@ class Server:
         """A live stats dashboard for this server (see ``sgl_notebook.display.dashboard``)."""
         from sgl_notebook.display.dashboard import dashboard
 
-        return dashboard(self, **kwargs)  # type: ignore[arg-type]  # stats is read-only here
+        return dashboard(self, **kwargs)
 
     # -- liveness -----------------------------------------------------------------------
 

@@ -65,19 +65,17 @@ def test_cpu_engine_launch_use_stop(tiny_model_dir: Path) -> None:
         assert state.get_meta_info("answer")["completion_tokens"] <= 4
         # the log went to the buffer, and stats were fed
         assert any("Prefill batch" in line for line in server.logs(200))
+        assert server.stats.points()
+        # restart: a new process on the same URL, same key; the old tree is gone
+        url, old_tree = server.url, _tree(server.pid)
+        server.restart()
+        assert server.url == url and server.pid not in old_tree and _gone(old_tree)
+        assert server.generate("x", max_new_tokens=2).meta_info["completion_tokens"] <= 2
         tree, port = _tree(server.pid), server.port
     finally:
         server.stop()
     assert _gone(tree)
     assert port_is_free("127.0.0.1", port)
-
-
-def test_cpu_engine_restart_keeps_the_url(tiny_model_dir: Path) -> None:
-    with sn.launch(str(tiny_model_dir), engine="cpu") as server:
-        url, old_pid = server.url, server.pid
-        server.restart()
-        assert server.url == url and server.pid != old_pid
-        assert server.generate("x", max_new_tokens=2).meta_info["completion_tokens"] <= 2
 
 
 def test_eight_concurrent_cpu_engines_all_come_up(tiny_model_dir: Path) -> None:
