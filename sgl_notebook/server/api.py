@@ -41,6 +41,11 @@ def servers() -> list[Server]:
         return list(_servers)
 
 
+def generate_api_key() -> str:
+    """A fresh random key that never starts with "-" (it is passed on a command line)."""
+    return "sgl-" + secrets.token_urlsafe(24)
+
+
 def launch(
     model_path: str | None = None,
     *,
@@ -76,7 +81,7 @@ def launch(
     if isinstance(extra_args, str):
         raise TypeError("extra_args must be a list of strings, e.g. ['--log-level', 'warning']")
     if api_key == "auto":
-        api_key = secrets.token_urlsafe(24)
+        api_key = generate_api_key()
     config = LaunchConfig(
         model_path=model_path, engine=engine, name=name, port=port, host=host, api_key=api_key,
         python=python, timeout=float(timeout), extra_args=tuple(extra_args),

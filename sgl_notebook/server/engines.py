@@ -82,7 +82,8 @@ class EngineSpec:
         flags = server_args_to_flags(server_args or {})
         common = ["--host", host, "--port", str(port)]
         if api_key:
-            common += ["--api-key", api_key]
+            # ``--api-key=KEY``: a key may start with "-", which argparse would take for a flag
+            common.append(f"--api-key={api_key}")
         if self.name == "vllm":
             if not model_path:
                 raise ValueError("vllm needs a model: launch('org/model', engine='vllm')")

@@ -32,7 +32,7 @@ def test_sglang_argv() -> None:
     assert argv == [
         "/env/bin/python", "-m", "sglang.launch_server",
         "--model-path", "Qwen/Qwen2.5-7B-Instruct",
-        "--host", "127.0.0.1", "--port", "31234", "--api-key", "k",
+        "--host", "127.0.0.1", "--port", "31234", "--api-key=k",
         "--tp-size", "2", "--enable-metrics", "--log-level", "warning",
     ]
 
@@ -98,3 +98,17 @@ def test_missing_modules_probe_runs_the_given_python() -> None:
     assert engines.missing_modules("/no/such/python", ["json"]) is None
     with pytest.raises(EngineNotInstalledError, match="cannot run the interpreter"):
         engines.check_engine_installed(ENGINES["cpu"], "/no/such/python")
+
+
+def test_api_keys_starting_with_a_dash_stay_values() -> None:
+    import argparse
+
+    argv = ENGINES["sglang"].build_argv(python="py", model_path="m", host="h", port=1,
+                                        api_key="-starts-with-dash")
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--api-key")
+    known, _ = parser.parse_known_args(argv[3:])
+    assert known.api_key == "-starts-with-dash"
+    from sgl_notebook.server.api import generate_api_key
+
+    assert all(not generate_api_key().startswith("-") for _ in range(200))
