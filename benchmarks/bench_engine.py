@@ -145,6 +145,10 @@ def sampling(tokens: int) -> dict[str, Any]:
     return {"max_new_tokens": tokens, "temperature": 0, "ignore_eos": True}
 
 
+def progress(message: str) -> None:
+    print(f"... {message}", file=sys.stderr, flush=True)
+
+
 def bench_engine(url: str, tokenizer: Any, tokens: int) -> dict[str, float]:
     r: dict[str, float] = {}
     stream_generate(url, {"text": chat_text(tokenizer, "Hello"), "sampling_params": sampling(8)})
@@ -152,24 +156,23 @@ def bench_engine(url: str, tokenizer: Any, tokens: int) -> dict[str, float]:
         url, {"text": chat_text(tokenizer, PROMPTS[0]), "sampling_params": sampling(tokens)}
     )
     r["single_decode_tps"] = (single["tokens"] - 1) / single["decode_seconds"]
+    progress(f"engine single stream: {r['single_decode_tps']:.1f} tok/s")
     for n in (8, 16):
         texts = [chat_text(tokenizer, PROMPTS[i % len(PROMPTS)] + f" ({i})") for i in range(n)]
         results: list[dict[str, Any]] = []
         start = time.perf_counter()
-        threads = [
-            threading.Thread(
-                target=lambda t=t: results.append(
-                    stream_generate(url, {"text": t, "sampling_params": sampling(tokens)})
-                )
-            )
-            for t in texts
-        ]
+
+        def one(text: str, into: list[dict[str, Any]] = results) -> None:
+            into.append(stream_generate(url, {"text": text, "sampling_params": sampling(tokens)}))
+
+        threads = [threading.Thread(target=one, args=(t,)) for t in texts]
         for t in threads:
             t.start()
         for t in threads:
             t.join()
         wall = time.perf_counter() - start
         r[f"concurrent{n}_tps"] = sum(x["tokens"] for x in results) / wall
+        progress(f"engine {n} streams: {r[f'concurrent{n}_tps']:.1f} tok/s total")
     prefix = tokenizer.decode(tokenizer.encode(PARAGRAPH * 40, add_special_tokens=False)[:500])
     cold, warm = [], []
     for i in range(3):
@@ -203,6 +206,7 @@ def bench_generate(folder: str, tokens: int) -> dict[str, float]:
         return time.perf_counter() - start
 
     run("Hello", 4)
+    progress("transformers generate baseline")
     full = run(PROMPTS[0], tokens)
     first = run(PROMPTS[0], 1)
     sequential = [run(p, tokens) for p in PROMPTS[1:3]]
@@ -227,6 +231,7 @@ def main() -> int:
     engine = EngineProcess(args.model)
     try:
         engine.wait_ready()
+        progress(f"engine ready in {engine.ready_seconds:.2f} s")
         served = bench_engine(engine.url, tokenizer, args.tokens)
         rss = engine.peak_rss_bytes()
     finally:

@@ -47,6 +47,7 @@ class LoadedModel:
     load_seconds: float
     dtype: str
     vocab_size: int
+    num_threads: int = 1  # torch threads chosen for this machine
 
 
 def cache_dir() -> Path:
@@ -58,9 +59,28 @@ def cache_dir() -> Path:
 SMALL_MODEL_BYTES = 64 << 20  # below this, thread start-up costs more than it saves
 
 
+def usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS
+        return os.cpu_count() or 1
+
+
+def idle_cores(cores: int) -> int:
+    """Cores not busy with other processes, from the 1-minute load average (ours counted out)."""
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return cores
+    return max(1, min(cores, round(cores - load + 1)))
+
+
 def configure_threads(weight_bytes: int | None = None) -> int:
-    """Use one torch thread per usable core, or one for tiny models (test models), where
-    OpenMP hand-offs cost more than the matrix products (``SGL_NOTEBOOK_NUM_THREADS`` overrides).
+    """Pick torch's thread count: one per idle core (``SGL_NOTEBOOK_NUM_THREADS`` overrides).
+
+    OpenMP threads spin at each barrier; on a machine whose cores are already busy (a shared CI
+    box) two threads measured 3-4x slower than one, so busy cores are left out. Tiny models
+    (tests) get one thread: hand-offs cost more than their matrix products.
     """
     import torch
 
@@ -70,10 +90,7 @@ def configure_threads(weight_bytes: int | None = None) -> int:
     elif weight_bytes is not None and weight_bytes < SMALL_MODEL_BYTES:
         n = 1
     else:
-        try:
-            n = len(os.sched_getaffinity(0))
-        except AttributeError:  # macOS
-            n = os.cpu_count() or 1
+        n = idle_cores(usable_cores())
     torch.set_num_threads(n)
     return n
 
@@ -202,7 +219,7 @@ def load_model(
     config = model.config
     native_context = int(getattr(config, "max_position_embeddings", 0) or 2048)
     weight_bytes = sum(p.numel() * p.element_size() for p in model.parameters())
-    configure_threads(weight_bytes)
+    num_threads = configure_threads(weight_bytes)
     return LoadedModel(
         model=model,
         tokenizer=tokenizer,
@@ -217,4 +234,5 @@ def load_model(
         load_seconds=time.perf_counter() - start,
         dtype=dtype,
         vocab_size=int(config.vocab_size),
+        num_threads=num_threads,
     )
