@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import socket
 import statistics
 import subprocess
@@ -221,6 +222,8 @@ def main() -> int:
     parser.add_argument("--model", default="smollm2")
     parser.add_argument("--tokens", type=int, default=64, help="tokens generated per stream")
     args = parser.parse_args()
+    # A terminated benchmark still stops its engine (the finally below runs).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     from sgl_notebook.engine.model import resolve_model_folder
 

@@ -1,9 +1,10 @@
 """Constrained decoding with xgrammar, SGLang's default grammar backend.
 
-One ``GrammarCompiler`` (built from the tokenizer in a background thread at startup, since
-importing xgrammar takes seconds) compiles each request's regex / JSON schema / EBNF, cached by
-key. Each constrained request gets a ``GrammarMatcher``; per step the scheduler asks for a token
-bitmask for the constrained rows, masks their logits, and feeds back the sampled token.
+One ``GrammarCompiler`` is built from the tokenizer in a background thread once the engine is
+first idle (importing xgrammar takes seconds and would slow the startup). It compiles each
+request's regex / JSON schema / EBNF, cached by key. Each constrained request gets a
+``GrammarMatcher``; per step the scheduler asks for a token bitmask for the constrained rows,
+masks their logits, and feeds back the sampled token.
 
 An invalid grammar ends the request the way SGLang 0.4.10 does: an abort with status 400 and
 the message ``Invalid grammar request: req.grammar_key=('regex', '...')`` (``... with cache hit:
@@ -46,13 +47,24 @@ def grammar_key(sp: SamplingParams) -> GrammarKey | None:
 class GrammarBackend:
     """Compiles and caches grammars for one tokenizer; hands out matchers."""
 
-    def __init__(self, tokenizer: Any, vocab_size: int) -> None:
+    def __init__(self, tokenizer: Any, vocab_size: int, start: bool = True) -> None:
         self.vocab_size = vocab_size
         self._tokenizer = tokenizer
         self._compiler: Any = None
         self._error: BaseException | None = None
         self._cache: dict[GrammarKey, Any] = {}
         self._ready = threading.Event()
+        self._started = False
+        self._start_lock = threading.Lock()
+        if start:
+            self.start()
+
+    def start(self) -> None:
+        """Build the compiler in a background thread (once; later calls do nothing)."""
+        with self._start_lock:
+            if self._started:
+                return
+            self._started = True
         threading.Thread(target=self._init_compiler, name="grammar-init", daemon=True).start()
 
     def _init_compiler(self) -> None:
@@ -82,9 +94,10 @@ class GrammarBackend:
 
     def matcher(self, key: GrammarKey) -> Any:
         """A fresh ``GrammarMatcher`` for ``key``; raises :class:`InvalidGrammarError`."""
+        self.start()
+        self._ready.wait()
         import xgrammar as xgr
 
-        self._ready.wait()
         if self._compiler is None:
             raise RuntimeError(f"xgrammar could not be initialised: {self._error}")
         compiled = self._cache.get(key)

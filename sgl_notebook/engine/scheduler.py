@@ -61,7 +61,7 @@ class Scheduler:
         self.log = log or logger.info
         self.prefix_cache = PrefixCache(self.config.prefix_cache_tokens)
         self.grammar = (
-            GrammarBackend(loaded.tokenizer, loaded.vocab_size)
+            GrammarBackend(loaded.tokenizer, loaded.vocab_size, start=False)
             if self.config.enable_grammar
             else None
         )
@@ -140,6 +140,10 @@ class Scheduler:
                 while not (
                     self._stopping or self._inbox or self._aborts or self.waiting or self.batch.rows
                 ):
+                    if self.grammar is not None and self._stats.finished_total:
+                        # Idle after serving (the warm-up): now build the grammar compiler,
+                        # off the startup path.
+                        self.grammar.start()
                     self._cv.wait()
                 if self._stopping:
                     break

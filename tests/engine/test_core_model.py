@@ -1,0 +1,42 @@
+"""Model loading: folders, clear errors for what cannot be loaded, the tiny model's facts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sgl_notebook.engine.model import ModelLoadError, load_model, resolve_model_folder
+
+
+def test_tiny_folder_loads_with_its_facts(tiny_model_dir: Path) -> None:
+    loaded = load_model(str(tiny_model_dir), context_length=512)
+    assert loaded.model_class == "LlamaForCausalLM"
+    assert loaded.context_length == 512
+    assert loaded.tokenizer.convert_ids_to_tokens(loaded.eos_token_ids) == ["<|im_end|>"]
+    assert loaded.has_chat_template and loaded.dtype == "float32"
+    assert loaded.weight_bytes > 0 and loaded.load_seconds > 0
+    assert not loaded.model.training
+    assert 1000 <= loaded.vocab_size <= 2000
+
+
+def test_missing_path_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ModelLoadError, match="does not exist"):
+        resolve_model_folder(str(tmp_path / "nowhere"))
+
+
+def test_folder_without_config_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ModelLoadError, match="no config.json"):
+        resolve_model_folder(str(tmp_path))
+
+
+def test_uncached_hub_id_is_not_found(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ModelLoadError, match="not found.*does not download"):
+        resolve_model_folder("nobody/no-such-model")
+
+
+def test_unknown_dtype_is_a_clear_error(tiny_model_dir: Path) -> None:
+    with pytest.raises(ModelLoadError, match="Unknown dtype 'float7'"):
+        load_model(str(tiny_model_dir), dtype="float7")
