@@ -240,7 +240,8 @@ class Server:
         if not self.managed or self._config is None:
             raise SglNotebookError("only servers started with launch() can be restarted")
         with self._lock:
-            if self._process is not None and self._process.is_alive():
+            if self._process is not None:
+                # also when it died: its leftovers, record and log file go
                 self._process.stop()
             self.status = "starting"
             config = replace(self._config, name=self.name)
@@ -277,7 +278,15 @@ class Server:
                     "call server.restart() (or set server.auto_restart = True)"
                 )
             self.restart()
-        elif self.status in ("stopped", "failed") or not self.is_alive():
+        elif self.status == "ready" and not self.is_alive():
+            self.status = "exited"
+            code = self._process.popen.returncode if self._process else None
+            tail = "\n".join(self.logs(15))
+            raise ServerStoppedError(
+                f"server {self.name!r} exited on its own (exit code {code}); "
+                f"call server.restart() to start it again. Last log lines:\n{tail}"
+            )
+        elif self.status in ("stopped", "failed", "exited") or not self.is_alive():
             raise ServerStoppedError(
                 f"server {self.name!r} is not running (status {self.status!r}); "
                 "call server.restart() or sgl_notebook.launch(...) again"

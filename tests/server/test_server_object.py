@@ -66,3 +66,18 @@ def test_connect_bad_inputs() -> None:
         sn.connect("localhost:1234")
     with pytest.raises(SglNotebookError, match="cannot reach"):
         sn.connect("http://127.0.0.1:9")  # discard port: nothing listens
+
+
+def test_a_server_that_died_says_so_and_can_restart(fake_python: str) -> None:
+    import psutil
+
+    from sgl_notebook.server.errors import ServerStoppedError
+
+    with sn.launch("org/ok", engine="sglang", python=fake_python) as server:
+        psutil.Process(server.pid).kill()
+        psutil.Process(server.pid).wait(5)
+        with pytest.raises(ServerStoppedError, match="exited on its own .*Last log lines"):
+            server.generate("x")
+        assert server.status == "exited"
+        server.restart()
+        assert server.generate("x").text == " Paris"
