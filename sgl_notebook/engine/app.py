@@ -71,7 +71,7 @@ def create_app(
             on_startup()
         yield
 
-    app = FastAPI(lifespan=lifespan, default_response_class=SafeJSONResponse, openapi_url=None)
+    app = FastAPI(lifespan=lifespan, default_response_class=SafeJSONResponse)
     app.state.engine = state
     app.add_middleware(
         CORSMiddleware, allow_origins=["*"], allow_credentials=True,
