@@ -100,9 +100,10 @@ class ServerProcess:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.watchdog.wait(timeout=5)
         remove_record(self.record.id)
-        if self.record.log_path:
-            with contextlib.suppress(OSError):
-                Path(self.record.log_path).unlink()
+        for path in (self.pump.log_path, self.pump.rotated_path):
+            if path is not None:
+                with contextlib.suppress(OSError):
+                    path.unlink()
 
 
 def _slug(text: str) -> str:
@@ -247,7 +248,10 @@ def _spawn(
         start_new_session=True,  # a kernel interrupt (SIGINT to its group) must not reach it
         close_fds=True,
     )
-    host_in_url = config.host if config.host not in ("0.0.0.0", "::") else "127.0.0.1"
+    # a wildcard bind is reached through localhost; IPv6 literals need brackets in a URL
+    host_in_url = config.host if config.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
+    if ":" in host_in_url:
+        host_in_url = f"[{host_in_url}]"
     record = ServerRecord(
         id=server_id,
         name=name,

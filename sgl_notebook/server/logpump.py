@@ -24,7 +24,11 @@ class LogPump:
     """Reads both pipes of ``process`` on two daemon threads."""
 
     def __init__(
-        self, process: subprocess.Popen[str], log_path: Path | None, max_lines: int = 5000
+        self,
+        process: subprocess.Popen[str],
+        log_path: Path | None,
+        max_lines: int = 5000,
+        max_log_bytes: int = 32 * 1024 * 1024,
     ) -> None:
         self._process = process
         self._buffer: deque[str] = deque(maxlen=max_lines)
@@ -34,10 +38,28 @@ class LogPump:
         self.finished = threading.Event()  # both pipes reached EOF
         self.log_path = log_path
         self._log: IO[str] | None = None
+        self._max_log_bytes = max_log_bytes
+        self._log_bytes = 0
         if log_path is not None:
             log_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-            self._log = os.fdopen(fd, "a", encoding="utf-8", buffering=1)
+            self._log = self._open_log(log_path)
+
+    @staticmethod
+    def _open_log(path: Path) -> IO[str]:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        return os.fdopen(fd, "a", encoding="utf-8", buffering=1)
+
+    def _rotate(self) -> None:
+        """Keep the file bounded: the current log moves to ``<name>.1`` (replacing the last)."""
+        assert self._log is not None and self.log_path is not None
+        self._log.close()
+        os.replace(self.log_path, self.log_path.with_name(self.log_path.name + ".1"))
+        self._log = self._open_log(self.log_path)
+        self._log_bytes = 0
+
+    @property
+    def rotated_path(self) -> Path | None:
+        return None if self.log_path is None else self.log_path.with_name(self.log_path.name + ".1")
 
     def add_listener(self, listener: LineListener) -> Callable[[], None]:
         """Call ``listener(line)`` for every future line; returns a function that removes it."""
@@ -75,6 +97,9 @@ class LogPump:
             if self._log is not None:
                 with contextlib.suppress(OSError, ValueError):
                     self._log.write(line + "\n")
+                    self._log_bytes += len(line) + 1
+                    if self._log_bytes > self._max_log_bytes:
+                        self._rotate()
         for listener in listeners:
             with contextlib.suppress(Exception):
                 listener(line)
