@@ -27,6 +27,15 @@ FAKE_SERVER = Path(__file__).with_name("fake_sglang_server.py")
 FAKE_API_KEY = "sk-sgl-notebook-test-secret-4711"
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> object:
+    """Keep the call phase's report on the item, so fixtures can screenshot failures."""
+    report = yield
+    if call.when == "call":
+        item.lab_call_report = report  # type: ignore[attr-defined]
+    return report
+
+
 @pytest.fixture
 def jp_server_config() -> dict[str, object]:  # overrides pytest-jupyter's
     return {"ServerApp": {"jpserver_extensions": {"sgl_notebook.jupyter_server": True}}}
