@@ -47,6 +47,7 @@ class RequestState:
     event: asyncio.Event = field(default_factory=asyncio.Event)
     out_list: list[dict[str, Any]] = field(default_factory=list)
     finished: bool = False
+    abort_sent: bool = False  # one abort per request, however many paths ask for it
     timer: RequestTimer | None = None
 
 
@@ -183,7 +184,6 @@ class GenerationManager:
     ) -> AsyncIterator[dict[str, Any]]:
         """Outputs of one request: every update when streaming, else only the final one."""
         rid = state.item.rid
-        aborted = False
         try:
             while True:
                 try:
@@ -191,7 +191,6 @@ class GenerationManager:
                 except asyncio.TimeoutError:
                     if request is not None and await request.is_disconnected():
                         self.abort_request(rid)
-                        aborted = True
                         raise ValueError(
                             "Request is disconnected from the client side (type 1). "
                             f"Abort request obj.rid='{rid}'"
@@ -214,14 +213,13 @@ class GenerationManager:
                     yield out
                 elif request is not None and await request.is_disconnected():
                     self.abort_request(rid)
-                    aborted = True
                     raise ValueError(
                         "Request is disconnected from the client side (type 3). "
                         f"Abort request obj.rid='{rid}'"
                     )
         finally:
             # Cancelled (client gone) or failed before the end: free the scheduler's rows.
-            if rid in self.states and not aborted:
+            if rid in self.states:
                 self.abort_request(rid)
 
     async def generate(
@@ -253,7 +251,14 @@ class GenerationManager:
     ) -> AsyncIterator[Any]:
         gens = [self.wait_one(s, expanded.stream, request) for s in states]
         if not expanded.stream:
-            outs = await asyncio.gather(*(g.__anext__() for g in gens))
+            try:
+                outs = await asyncio.gather(*(g.__anext__() for g in gens))
+            except BaseException:
+                # One item failed (or the client left): end its batch mates too.
+                for state in states:
+                    if state.item.rid in self.states:
+                        self.abort_request(state.item.rid)
+                raise
             yield list(outs)
             return
         tasks: dict[asyncio.Task[Any], tuple[int, AsyncIterator[dict[str, Any]]]] = {
@@ -284,8 +289,12 @@ class GenerationManager:
         starts with ``rid`` (all of them with ``abort_all``) is aborted."""
         if not abort_all and rid not in self.states:
             return
-        targets = [r for r in list(self.states) if abort_all or r.startswith(rid)]
+        targets = [
+            r for r, s in list(self.states.items())
+            if (abort_all or r.startswith(rid)) and not s.abort_sent
+        ]
         for target in targets:
+            self.states[target].abort_sent = True
             self.scheduler.abort(target)
             if self.metrics is not None:
                 self.metrics.observe_aborted()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 import subprocess
 import sys
@@ -198,3 +199,24 @@ def test_broken_model_folder_exits_with_a_clear_message(tmp_path):
     assert proc.returncode == 1
     assert f"Could not load the model from '{broken}'" in proc.stderr
     assert "server_args=ServerArgs(" in proc.stderr  # it got as far as loading
+
+
+def _aborted_total(engine) -> float:
+    text = requests.get(engine.url + "/metrics", timeout=30).text
+    match = re.search(r"^sglang:num_aborted_requests_total\{[^}]*\} (\S+)$", text, re.M)
+    assert match, text
+    return float(match[1])
+
+
+def test_a_bad_item_fails_its_batch_and_frees_the_others(alive):
+    long = {"max_new_tokens": 1500, "ignore_eos": True}
+    before = _aborted_total(alive)
+    resp = post(alive, "/generate", {"text": ["a", "b"],
+                                     "sampling_params": [long, {**long, "regex": "[a-"}]})
+    assert resp.status_code == 400
+    assert resp.json()["error"]["message"].startswith("Invalid grammar request")
+    deadline = time.monotonic() + 60
+    while requests.post(alive.url + "/flush_cache", timeout=30).status_code != 200:
+        assert time.monotonic() < deadline, "the good item of the batch is still running"
+        time.sleep(0.1)
+    assert _aborted_total(alive) == before + 1  # the good item was aborted, not run to the end
