@@ -6,6 +6,7 @@ Parsing lives in :mod:`specs`, templating in :mod:`template`, requests in :mod:`
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import secrets
 import warnings
@@ -115,6 +116,17 @@ class SglMagics(Magics):
                 f"SglMagics.top_logprobs must be between 0 and 20, got {proposal['value']}."
             )
         return int(proposal["value"])
+
+    def _load_config(self, cfg: Any, section_names: Any = None, traits: Any = None) -> None:
+        # A bad value once given to %config stays in the shell's config; refusing it must not
+        # make every later %load_ext / %reload_ext fail, so keep the good values and warn.
+        try:
+            super()._load_config(cfg, section_names=section_names, traits=traits)
+        except TraitError as exc:
+            warnings.warn(f"ignoring invalid SglMagics configuration: {exc}", stacklevel=2)
+            for name, value in dict(cfg.get(type(self).__name__, {})).items():
+                with contextlib.suppress(TraitError, AttributeError):
+                    setattr(self, name, value)
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)

@@ -69,22 +69,25 @@ def _check_saved_renderings(nb: Any) -> None:
     assert "stopped: smol" in _plain(_cell(nb, "%sgl stop"))
 
 
-def _engine_pids() -> set[int]:
+def _engine_pids(model: str) -> set[int]:
+    """CPU-engine processes serving ``model`` (other test sessions on this machine use others)."""
     pids = set()
     for process in psutil.process_iter(["cmdline"]):
-        if "sgl_notebook.engine" in " ".join(process.info["cmdline"] or []):
+        cmdline = " ".join(process.info["cmdline"] or [])
+        if "sgl_notebook.engine" in cmdline and model in cmdline:
             pids.add(process.pid)
     return pids
 
 
 def test_quickstart_runs_top_to_bottom_on_the_tiny_model(tiny_model_dir):
-    before = _engine_pids()
+    before = _engine_pids(str(tiny_model_dir))
     nb = _execute(NOTEBOOKS / "01_quickstart.ipynb", model=str(tiny_model_dir))
     _check_saved_renderings(nb)
-    assert _engine_pids() <= before  # the notebook's server is gone with its kernel
+    assert _engine_pids(str(tiny_model_dir)) <= before  # the notebook's server is gone
 
 
 @pytest.mark.smollm
+@pytest.mark.timeout(1800)  # ~3 min on an idle 2-core machine; much more when it is shared
 def test_quickstart_with_smollm2_gives_real_answers():
     nb = _execute(NOTEBOOKS / "01_quickstart.ipynb", timeout=900)
     _check_saved_renderings(nb)
@@ -94,4 +97,4 @@ def test_quickstart_with_smollm2_gives_real_answers():
     assert "'name'" in city and "'country'" in city
     mood = _plain(_cell(nb, "%%sgl --choices")).splitlines()[0]
     assert mood in ("positive", "negative")
-    assert re.match(r"[0-9]{4}\n", _plain(_cell(nb, "%%sgl --regex")))
+    assert re.match(r"[0-9]+\n", _plain(_cell(nb, "%%sgl --regex")))
