@@ -1,8 +1,9 @@
 """The CPU engine vs transformers' ``generate`` on the same model and machine, side by side.
 
 Starts ``python -m sgl_notebook.engine`` (SmolLM2 by default) in a subprocess, measures it
-through HTTP, and runs ``model.generate`` in this process for the baseline, one after the other
-so they never share the CPU. Prints every figure and ratio:
+through HTTP, and runs ``model.generate`` in this process for the baseline with the same torch
+thread count. Engine and baseline rounds alternate (never at the same time), so both see the
+same machine load. Prints every figure and ratio:
 
 * single-stream decode tok/s (aim: parity with generate)
 * total tok/s with 8 and 16 concurrent streams vs generate run sequentially (aim: 3x, 5x)
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import socket
 import statistics
@@ -54,7 +56,7 @@ def free_port() -> int:
 class EngineProcess:
     """The HTTP engine in a subprocess; ``ready_seconds`` from spawn to the ready log line."""
 
-    def __init__(self, model: str) -> None:
+    def __init__(self, model: str, threads: int) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         cmd = [
@@ -69,8 +71,9 @@ class EngineProcess:
             "1000",
         ]
         self.started = time.perf_counter()
+        env = {**os.environ, "SGL_NOTEBOOK_NUM_THREADS": str(threads)}
         self.proc = subprocess.Popen(
-            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1, env=env
         )
         self.ready = threading.Event()
         self.ready_seconds = float("nan")
@@ -150,71 +153,94 @@ def progress(message: str) -> None:
     print(f"... {message}", file=sys.stderr, flush=True)
 
 
-def bench_engine(url: str, tokenizer: Any, tokens: int) -> dict[str, float]:
-    r: dict[str, float] = {}
-    stream_generate(url, {"text": chat_text(tokenizer, "Hello"), "sampling_params": sampling(8)})
-    single = stream_generate(
-        url, {"text": chat_text(tokenizer, PROMPTS[0]), "sampling_params": sampling(tokens)}
-    )
-    r["single_decode_tps"] = (single["tokens"] - 1) / single["decode_seconds"]
-    progress(f"engine single stream: {r['single_decode_tps']:.1f} tok/s")
-    for n in (8, 16):
-        texts = [chat_text(tokenizer, PROMPTS[i % len(PROMPTS)] + f" ({i})") for i in range(n)]
-        results: list[dict[str, Any]] = []
+class Baseline:
+    """transformers' ``generate``, greedy, one request at a time, same folder and thread count."""
+
+    def __init__(self, folder: str, threads: int) -> None:
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        torch.set_num_threads(threads)
+        self.torch = torch
+        self.tokenizer = AutoTokenizer.from_pretrained(folder)
+        self.model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32).eval()
+        self.run("Hello", 4)
+
+    def run(self, prompt: str, n: int) -> float:
+        text = chat_text(self.tokenizer, prompt)
+        ids = self.tokenizer(text, return_tensors="pt", add_special_tokens=False)
         start = time.perf_counter()
+        with self.torch.inference_mode():
+            self.model.generate(**ids, max_new_tokens=n, min_new_tokens=n, do_sample=False)
+        return time.perf_counter() - start
 
-        def one(text: str, into: list[dict[str, Any]] = results) -> None:
-            into.append(stream_generate(url, {"text": text, "sampling_params": sampling(tokens)}))
+    def decode_tps(self, prompt: str, n: int) -> float:
+        """Decode tok/s: the time of n tokens minus the time of the first one (the prefill)."""
+        full, first = self.run(prompt, n), self.run(prompt, 1)
+        return (n - 1) / (full - first)
 
-        threads = [threading.Thread(target=one, args=(t,)) for t in texts]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        wall = time.perf_counter() - start
-        r[f"concurrent{n}_tps"] = sum(x["tokens"] for x in results) / wall
-        progress(f"engine {n} streams: {r[f'concurrent{n}_tps']:.1f} tok/s total")
+
+def engine_single_tps(url: str, tokenizer: Any, prompt: str, tokens: int) -> float:
+    payload = {"text": chat_text(tokenizer, prompt), "sampling_params": sampling(tokens)}
+    one = stream_generate(url, payload)
+    return float((one["tokens"] - 1) / one["decode_seconds"])
+
+
+def engine_concurrent_tps(url: str, tokenizer: Any, n: int, tokens: int) -> float:
+    texts = [chat_text(tokenizer, PROMPTS[i % len(PROMPTS)] + f" ({i})") for i in range(n)]
+    results: list[dict[str, Any]] = []
+
+    def one(text: str) -> None:
+        results.append(stream_generate(url, {"text": text, "sampling_params": sampling(tokens)}))
+
+    threads = [threading.Thread(target=one, args=(t,)) for t in texts]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return sum(x["tokens"] for x in results) / (time.perf_counter() - start)
+
+
+def engine_ttft(url: str, tokenizer: Any, rounds: int = 3) -> tuple[float, float, float]:
+    """Median TTFT of a 500-token-prefix prompt right after a flush, then with the prefix cached."""
     prefix = tokenizer.decode(tokenizer.encode(PARAGRAPH * 40, add_special_tokens=False)[:500])
     cold, warm = [], []
-    for i in range(3):
+    for i in range(rounds):
         httpx.post(f"{url}/flush_cache", timeout=60).raise_for_status()
         one = {"text": prefix + f" Question {i}: why?", "sampling_params": sampling(1)}
         cold.append(stream_generate(url, one))
         two = {"text": prefix + f" Question {i}: how so?", "sampling_params": sampling(1)}
         warm.append(stream_generate(url, two))
-    r["ttft_uncached"] = statistics.median(x["ttft"] for x in cold)
-    r["ttft_cached"] = statistics.median(x["ttft"] for x in warm)
-    r["cached_tokens"] = statistics.median(x["cached"] for x in warm)
+    return (
+        statistics.median(x["ttft"] for x in cold),
+        statistics.median(x["ttft"] for x in warm),
+        statistics.median(x["cached"] for x in warm),
+    )
+
+
+def measure(url: str, baseline: Baseline, tokenizer: Any, tokens: int) -> dict[str, float]:
+    """Engine and baseline rounds alternate, so both see the same machine load."""
+    r: dict[str, float] = {}
+    stream_generate(url, {"text": chat_text(tokenizer, "Hello"), "sampling_params": sampling(8)})
+    engine_runs, base_runs = [], []
+    for i in range(3):
+        prompt = PROMPTS[i]
+        engine_runs.append(engine_single_tps(url, tokenizer, prompt, tokens))
+        base_runs.append(baseline.decode_tps(prompt, tokens))
+        progress(f"single stream: engine {engine_runs[-1]:.1f}, generate {base_runs[-1]:.1f} tok/s")
+    r["single_engine"] = statistics.median(engine_runs)
+    r["single_generate"] = statistics.median(base_runs)
+    for n in (8, 16):
+        r[f"concurrent{n}"] = engine_concurrent_tps(url, tokenizer, n, tokens)
+        seconds = [baseline.run(PROMPTS[3 + j], tokens) for j in range(2)]
+        r[f"sequential{n}"] = tokens * len(seconds) / sum(seconds)
+        progress(
+            f"{n} streams: engine {r[f'concurrent{n}']:.1f}, sequential generate "
+            f"{r[f'sequential{n}']:.1f} tok/s"
+        )
+    r["ttft_uncached"], r["ttft_cached"], r["cached_tokens"] = engine_ttft(url, tokenizer)
     return r
-
-
-def bench_generate(folder: str, tokens: int) -> dict[str, float]:
-    """transformers' generate, greedy, one request at a time, same model folder and threads."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from sgl_notebook.engine.model import configure_threads
-
-    configure_threads()
-    tokenizer = AutoTokenizer.from_pretrained(folder)
-    model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32).eval()
-
-    def run(prompt: str, n: int) -> float:
-        ids = tokenizer(chat_text(tokenizer, prompt), return_tensors="pt", add_special_tokens=False)
-        start = time.perf_counter()
-        with torch.inference_mode():
-            model.generate(**ids, max_new_tokens=n, min_new_tokens=n, do_sample=False)
-        return time.perf_counter() - start
-
-    run("Hello", 4)
-    progress("transformers generate baseline")
-    full = run(PROMPTS[0], tokens)
-    first = run(PROMPTS[0], 1)
-    sequential = [run(p, tokens) for p in PROMPTS[1:3]]
-    return {
-        "single_decode_tps": (tokens - 1) / (full - first),
-        "sequential_tps": tokens * len(sequential) / sum(sequential),
-    }
 
 
 def main() -> int:
@@ -225,37 +251,38 @@ def main() -> int:
     # A terminated benchmark still stops its engine (the finally below runs).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
-    from sgl_notebook.engine.model import resolve_model_folder
+    from sgl_notebook.engine.model import idle_cores, resolve_model_folder, usable_cores
 
     folder = str(resolve_model_folder(args.model))  # converts SmolLM2 once, before timing
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(folder)
-    engine = EngineProcess(args.model)
+    threads = int(os.environ.get("SGL_NOTEBOOK_NUM_THREADS") or idle_cores(usable_cores()))
+    engine = EngineProcess(args.model, threads)
     try:
         engine.wait_ready()
-        progress(f"engine ready in {engine.ready_seconds:.2f} s")
-        served = bench_engine(engine.url, tokenizer, args.tokens)
+        progress(f"engine ready in {engine.ready_seconds:.2f} s ({threads} torch threads)")
+        baseline = Baseline(folder, threads)
+        r = measure(engine.url, baseline, tokenizer, args.tokens)
         rss = engine.peak_rss_bytes()
     finally:
         engine.stop()
-    base = bench_generate(folder, args.tokens)
 
-    print(f"model: {args.model} ({folder}), {args.tokens} tokens per stream")
+    print(f"model: {args.model} ({folder}), {args.tokens} tokens per stream, {threads} threads")
     print(f"startup to ready (converted cache): {engine.ready_seconds:.2f} s   (aim < 6 s)")
     print(f"engine peak RSS: {rss / 1e9:.2f} GB   (aim < 1.2 GB)")
-    s, g = served["single_decode_tps"], base["single_decode_tps"]
+    s, g = r["single_engine"], r["single_generate"]
     print(f"single-stream decode: engine {s:.1f} tok/s, generate {g:.1f} tok/s, ratio {s / g:.2f}")
     for n, aim in ((8, 3), (16, 5)):
-        c, q = served[f"concurrent{n}_tps"], base["sequential_tps"]
+        c, q = r[f"concurrent{n}"], r[f"sequential{n}"]
         print(
             f"{n} concurrent streams: engine {c:.1f} tok/s total, generate sequential {q:.1f} "
             f"tok/s, ratio {c / q:.2f}   (aim {aim}x)"
         )
-    cold, warm = served["ttft_uncached"], served["ttft_cached"]
+    cold, warm = r["ttft_uncached"], r["ttft_cached"]
     print(
         f"TTFT with a 500-token prefix: uncached {cold * 1000:.0f} ms, cached {warm * 1000:.0f} ms "
-        f"({served['cached_tokens']:.0f} cached tokens), ratio {warm / cold:.2f}   (aim < 0.25)"
+        f"({r['cached_tokens']:.0f} cached tokens), ratio {warm / cold:.2f}   (aim < 0.25)"
     )
     return 0
 

@@ -127,7 +127,9 @@ def ensure_smollm2_folder() -> Path:
     try:
         kwargs = {"gguf_file": gguf.name}
         tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), **kwargs)
-        model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), dtype="float32", **kwargs)
+        model: Any = AutoModelForCausalLM.from_pretrained(
+            str(gguf.parent), dtype="float32", **kwargs
+        )
         # save_pretrained refuses a GGUF-"quantized" model; the weights are plain fp32 by now.
         model.hf_quantizer = None
         if hasattr(model.config, "quantization_config"):
@@ -206,13 +208,13 @@ def load_model(
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
-    hf_logging.disable_progress_bar()  # the server log is SGLang-shaped; no tqdm bars in it
+    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # the server log is SGLang-shaped; no tqdm bars in it
     torch_dtype = getattr(torch, dtype, None)
     if not isinstance(torch_dtype, torch.dtype):
         raise ModelLoadError(f"Unknown dtype '{dtype}': use float32 (recommended) or bfloat16.")
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(folder))
-        model = AutoModelForCausalLM.from_pretrained(str(folder), dtype=torch_dtype)
+        model: Any = AutoModelForCausalLM.from_pretrained(str(folder), dtype=torch_dtype)
     except Exception as exc:  # noqa: BLE001 -- report any loader failure with the folder named
         raise ModelLoadError(f"Could not load the model from '{folder}': {exc}") from exc
     model.eval()
