@@ -105,10 +105,10 @@ def main() -> int:
         for run in range(args.runs):
             ours.append(time_toolkit(model))
             theirs.append(time_wait_for_server(model))
-            print(f"run {run + 1}: launch() {ours[-1] * 1000:.0f} ms after ready; "
+            print(f"run {run + 1}: launch() {ours[-1] * 1000:.2f} ms after ready; "
                   f"wait_for_server {theirs[-1] * 1000:.0f} ms after ready", flush=True)
     ours_med, theirs_med = statistics.median(ours), statistics.median(theirs)
-    print(f"median ready -> control back: sgl_notebook.launch {ours_med * 1000:.0f} ms, "
+    print(f"median ready -> control back: sgl_notebook.launch {ours_med * 1000:.2f} ms, "
           f"sglang.utils.wait_for_server {theirs_med * 1000:.0f} ms")
     print(f"ratio (wait_for_server / launch): {theirs_med / max(ours_med, 1e-6):.1f}x")
     return 0
