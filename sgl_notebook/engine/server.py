@@ -165,6 +165,20 @@ def _log_pool(
     )
 
 
+def apply_chat_template_flag(args: ServerArgs, tokenizer: Any) -> None:
+    """``--chat-template FILE``: a Jinja template file replaces the model's own. SGLang's named
+    conversation templates (``chatml``, ...) do not exist here; the model's template is kept."""
+    if not args.chat_template:
+        return
+    path = Path(args.chat_template).expanduser()
+    if path.is_file():
+        tokenizer.chat_template = path.read_text()
+    else:
+        logger.info(
+            f"--chat-template {args.chat_template!r} is not a file; using the model's own template."
+        )
+
+
 def build_state(args: ServerArgs) -> Any:
     """Load a generative model, start the scheduler, and return the HTTP layer's state."""
     from .generation import GenerationManager
@@ -177,6 +191,7 @@ def build_state(args: ServerArgs) -> Any:
     _log_load_begin()
     loaded = load_model(args.model_path, context_length=args.context_length)
     _log_load_end(loaded.model_class, loaded.weight_bytes)
+    apply_chat_template_flag(args, loaded.tokenizer)
     max_total = args.max_total_tokens or max(DEFAULT_MAX_TOTAL_TOKENS, loaded.context_length)
     max_running = args.max_running_requests or DEFAULT_MAX_RUNNING_REQUESTS
     kv_bytes = _kv_bytes_per_token(loaded.config) * max_total

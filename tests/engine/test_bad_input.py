@@ -167,9 +167,12 @@ def test_bad_flag_values_exit_2_with_usage(tiny_model_dir):
     assert proc.returncode == 2 and "--port: invalid int value" in proc.stderr
 
 
-def test_api_key_ignored_gpu_flags_and_preferred_params(tiny_model_dir, tmp_path):
+def test_api_key_ignored_gpu_flags_and_server_side_options(tiny_model_dir, tmp_path):
+    template = tmp_path / "template.jinja"
+    template.write_text("{% for m in messages %}<<{{ m['content'] }}>>{% endfor %}")
     extra = ["--enable-metrics", "--mem-fraction-static", "0.8", "--tp", "1",
-             "--disable-cuda-graph", "--preferred-sampling-params", '{"max_new_tokens": 3}']
+             "--disable-cuda-graph", "--preferred-sampling-params", '{"max_new_tokens": 3}',
+             "--chat-template", str(template)]
     with start_engine(str(tiny_model_dir), extra, tmp_path, api_key="sk-test") as engine:
         body = {"text": "hi", "sampling_params": {"max_new_tokens": 1}}
         resp = post(engine, "/generate", body)
@@ -188,6 +191,15 @@ def test_api_key_ignored_gpu_flags_and_preferred_params(tiny_model_dir, tmp_path
         assert short["meta_info"]["completion_tokens"] == 3
         info = requests.get(engine.url + "/get_model_info", headers=engine.headers(), timeout=30)
         assert info.json()["preferred_sampling_params"] == '{"max_new_tokens": 3}'
+        # --chat-template FILE replaces the model's template.
+        from transformers import AutoTokenizer
+
+        expected = len(AutoTokenizer.from_pretrained(str(tiny_model_dir))(
+            "<<hi>>", add_special_tokens=False)["input_ids"])
+        chat = post(engine, "/v1/chat/completions", {
+            "model": "m", "max_tokens": 1, "messages": [{"role": "user", "content": "hi"}],
+        }, headers=engine.headers()).json()
+        assert chat["usage"]["prompt_tokens"] == expected
 
 
 def test_broken_model_folder_exits_with_a_clear_message(tmp_path):
