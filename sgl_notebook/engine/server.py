@@ -192,6 +192,10 @@ def build_state(args: ServerArgs) -> Any:
     loaded = load_model(args.model_path, context_length=args.context_length)
     _log_load_end(loaded.model_class, loaded.weight_bytes)
     apply_chat_template_flag(args, loaded.tokenizer)
+    if args.random_seed is not None:
+        import torch
+
+        torch.manual_seed(args.random_seed)  # the sampler draws from torch's default generator
     max_total = args.max_total_tokens or max(DEFAULT_MAX_TOTAL_TOKENS, loaded.context_length)
     max_running = args.max_running_requests or DEFAULT_MAX_RUNNING_REQUESTS
     kv_bytes = _kv_bytes_per_token(loaded.config) * max_total
