@@ -45,6 +45,7 @@ class SampleProgress:
     last_at: float | None = None
     finish_reason: str | None = None
     logprobs: list[TokenLogprob] = field(default_factory=list)
+    usage: dict[str, Any] | None = None  # this sample's own counts, when the server sends them
 
     @property
     def text(self) -> str:
@@ -69,8 +70,9 @@ class StreamProgress:
 
     n: int
     started_at: float
+    streamed: bool = True
     samples: list[SampleProgress] = field(init=False)
-    usage: dict[str, Any] | None = None
+    usage: dict[str, Any] | None = None  # the whole request's counts
 
     def __post_init__(self) -> None:
         self.samples = [SampleProgress(i, self.started_at) for i in range(self.n)]
@@ -94,28 +96,37 @@ class StreamProgress:
         if logprobs:
             sample.logprobs.extend(logprobs)
 
+    def set_sample_usage(self, index: int, usage: dict[str, Any]) -> None:
+        self._sample(index).usage = usage
+
     def finish(self, index: int, reason: str | None) -> None:
         if reason is not None:
             self._sample(index).finish_reason = reason
 
+    def _usage_of(self, sample: SampleProgress) -> dict[str, Any]:
+        if sample.usage is not None:
+            return dict(sample.usage)
+        if self.usage is None:  # no usage from the server: count what streamed
+            return {"completion_tokens": sample.chunks if self.streamed else None}
+        usage = dict(self.usage)
+        if self.n > 1:
+            # OpenAI usage is for all samples together; per sample, only a stream can count
+            usage["completion_tokens"] = sample.chunks if self.streamed else None
+        return usage
+
     def results(self, interrupted: bool = False, **common: Any) -> list[SglResult]:
-        """One result per sample; usage (if the server sent it) is attached to each."""
+        """One result per sample, with its usage (per sample where the server says so)."""
         out = []
-        per_sample_tokens = None
-        if self.usage and self.n == 1:
-            per_sample_tokens = self.usage.get("completion_tokens")
         for sample in self.samples:
-            usage = dict(self.usage) if self.usage else None
-            if usage is not None and self.n > 1:
-                usage["completion_tokens"] = sample.chunks
-            tokens = per_sample_tokens if per_sample_tokens is not None else sample.chunks
+            usage = self._usage_of(sample)
+            tokens = usage.get("completion_tokens")
             out.append(
                 SglResult(
                     text=sample.text,
                     finish_reason=sample.finish_reason,
-                    usage=usage or {"completion_tokens": sample.chunks},
+                    usage=usage,
                     ttft=sample.ttft,
-                    tokens_per_s=sample.tokens_per_s(tokens),
+                    tokens_per_s=sample.tokens_per_s(tokens) if self.streamed else None,
                     logprobs=sample.logprobs or None,
                     index=sample.index,
                     interrupted=interrupted,

@@ -48,7 +48,8 @@ class StreamEvent(NamedTuple):
     text: str = ""
     logprobs: list[TokenLogprob] | None = None
     finish_reason: str | None = None
-    usage: dict[str, Any] | None = None
+    usage: dict[str, Any] | None = None  # the whole request's (OpenAI's usage chunk)
+    sample_usage: dict[str, Any] | None = None  # this sample's (native meta_info)
 
 
 def new_rid() -> str:
@@ -104,6 +105,11 @@ def usage_dict(usage: Any) -> dict[str, Any] | None:
 # ---------------------------------------------------------------- events per mode
 
 
+def _logprob(value: Any) -> float:
+    """A logprob as a float; servers send null for tokens they did not score (-inf here)."""
+    return float("-inf") if value is None else float(value)
+
+
 def _chat_logprobs(logprobs: Any) -> list[TokenLogprob] | None:
     content = getattr(logprobs, "content", None) if logprobs is not None else None
     if not content:
@@ -111,8 +117,8 @@ def _chat_logprobs(logprobs: Any) -> list[TokenLogprob] | None:
     return [
         TokenLogprob(
             t.token,
-            float(t.logprob),
-            tuple((a.token, float(a.logprob)) for a in (t.top_logprobs or ())),
+            _logprob(t.logprob),
+            tuple((a.token, _logprob(a.logprob)) for a in (t.top_logprobs or ())),
         )
         for t in content
     ]
@@ -138,7 +144,9 @@ def _completion_logprobs(logprobs: Any) -> list[TokenLogprob] | None:
     tops = logprobs.top_logprobs or [None] * len(logprobs.tokens)
     return [
         TokenLogprob(
-            tok, float(lp if lp is not None else float("-inf")), tuple((top or {}).items())
+            tok,
+            _logprob(lp),
+            tuple((str(k), _logprob(v)) for k, v in (top or {}).items()),
         )
         for tok, lp, top in zip(logprobs.tokens, logprobs.token_logprobs, tops, strict=False)
     ]
@@ -169,8 +177,8 @@ def _native_logprobs(meta: dict[str, Any], start: int) -> tuple[list[TokenLogpro
     out = [
         TokenLogprob(
             str(t[2]),
-            float(t[0]) if t[0] is not None else float("-inf"),
-            tuple((str(a[2]), float(a[0])) for a in (top or ()) if a[0] is not None),
+            _logprob(t[0]),
+            tuple((str(a[2]), _logprob(a[0])) for a in (top or ())),
         )
         for t, top in zip(tokens[start:], tops[start:], strict=False)
     ]
@@ -202,7 +210,7 @@ def _generate_events(payloads: Iterator[Any]) -> Iterator[StreamEvent]:
                 "completion_tokens": meta.get("completion_tokens"),
                 "cached_tokens": meta.get("cached_tokens"),
             }
-        yield StreamEvent(index, delta, logprobs or None, finish, usage)
+        yield StreamEvent(index, delta, logprobs or None, finish, sample_usage=usage)
 
 
 def _native_payloads(
@@ -221,7 +229,9 @@ def _native_payloads(
         response = client.post(f"{target.url}/generate", json=body)
         _raise_for_native(response.status_code, response.text)
         data = response.json()
-        yield from (data if isinstance(data, list) else [data])
+        # a batch answer (n > 1) is a list in sample order, without "index" keys
+        for index, payload in enumerate(data if isinstance(data, list) else [data]):
+            yield {"index": index, **payload} if isinstance(payload, dict) else payload
         return
     with client.stream("POST", f"{target.url}/generate", json=body) as response:
         if response.status_code != 200:
@@ -262,7 +272,7 @@ def run_cell(
     closers: list[Any] = []
     client = openai_client(target.url, target.api_key) if spec.mode != "generate" else None
     # the clock starts once the (cached, slow the first time) client exists: TTFT is the server's
-    progress = StreamProgress(n=spec.n, started_at=time.perf_counter())
+    progress = StreamProgress(n=spec.n, started_at=time.perf_counter(), streamed=stream)
     view = StreamView(
         progress, show_logprobs=spec.logprobs, max_updates_per_s=max_updates_per_s, mode=view_mode
     )
@@ -292,6 +302,8 @@ def run_cell(
         for event in events:
             if event.usage is not None:
                 progress.usage = event.usage
+            if event.sample_usage is not None:
+                progress.set_sample_usage(event.index, event.sample_usage)
             if event.text or event.logprobs:
                 if stream:
                     view.feed(event.index, event.text, event.logprobs)

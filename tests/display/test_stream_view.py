@@ -73,3 +73,20 @@ def test_result_group_puts_samples_side_by_side():
     bundle = ResultGroup(progress.results())._repr_mimebundle_()
     assert "[sample 0]" in bundle["text/plain"] and "[sample 1]" in bundle["text/plain"]
     assert bundle["text/html"].count('class="sgl-card"') == 2
+
+
+def test_usage_per_sample_when_known_else_counted_or_unknown():
+    streamed = StreamProgress(n=2, started_at=0.0)
+    streamed.feed(0, "a", 0.1)
+    streamed.feed(0, "b", 0.2)
+    streamed.feed(1, "c", 0.1)
+    streamed.usage = {"prompt_tokens": 5, "completion_tokens": 3}
+    assert [r.usage["completion_tokens"] for r in streamed.results()] == [2, 1]
+    whole = StreamProgress(n=2, started_at=0.0, streamed=False)
+    whole.feed(0, "ab", 0.1)
+    whole.feed(1, "c", 0.1)
+    whole.usage = {"prompt_tokens": 5, "completion_tokens": 3}
+    assert [r.usage["completion_tokens"] for r in whole.results()] == [None, None]
+    whole.set_sample_usage(1, {"completion_tokens": 1})
+    assert whole.results()[1].usage == {"completion_tokens": 1}
+    assert whole.results()[0].tokens_per_s is None
