@@ -44,7 +44,7 @@ class ServerTarget:
 class StreamEvent(NamedTuple):
     """One step of any stream (a NamedTuple: one is built per token, so it must be cheap)."""
 
-    index: int = 0
+    sample: int = 0  # which of the --n samples
     text: str = ""
     logprobs: list[TokenLogprob] | None = None
     finish_reason: str | None = None
@@ -303,13 +303,13 @@ def run_cell(
             if event.usage is not None:
                 progress.usage = event.usage
             if event.sample_usage is not None:
-                progress.set_sample_usage(event.index, event.sample_usage)
+                progress.set_sample_usage(event.sample, event.sample_usage)
             if event.text or event.logprobs:
                 if stream:
-                    view.feed(event.index, event.text, event.logprobs)
+                    view.feed(event.sample, event.text, event.logprobs)
                 else:
-                    progress.feed(event.index, event.text, time.perf_counter(), event.logprobs)
-            progress.finish(event.index, event.finish_reason)
+                    progress.feed(event.sample, event.text, time.perf_counter(), event.logprobs)
+            progress.finish(event.sample, event.finish_reason)
     except KeyboardInterrupt:
         interrupted = True
         for closer in closers:
