@@ -3,6 +3,7 @@ outputs hold the answers and the renderings as HTML (no widget state needed)."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -98,3 +99,37 @@ def test_quickstart_with_smollm2_gives_real_answers():
     mood = _plain(_cell(nb, "%%sgl --choices")).splitlines()[0]
     assert mood in ("positive", "negative")
     assert re.match(r"[0-9]+\n", _plain(_cell(nb, "%%sgl --regex")))
+
+
+def _check_frontend_renderings(nb: Any) -> None:
+    first = _html(_cell(nb, "import sglang as sgl"))
+    for role in ("system", "user", "assistant"):
+        assert f"sgl-role-{role}" in first
+    assert 'data-var="answer_1"' in first and 'data-var="answer_2"' in first
+    classify = _html(_cell(nb, "@sgl.function\ndef classify"))
+    assert 'data-var="sentiment"' in classify and "sentiment scores" in classify
+    facts = _cell(nb, "@sgl.function\ndef facts")
+    assert 'data-var="year"' in _html(facts) and 'data-var="card"' in _html(facts)
+    assert re.search(r"⟦year: [0-9]+⟧", _plain(facts))
+    tips = _html(_cell(nb, "@sgl.function\ndef tip_suggestion"))
+    assert 'class="sgl-fork"' in tips and 'data-var="summary"' in tips
+    assert _html(_cell(nb, "classify.run_batch")).count('class="sgl-program"') == 3
+    assert 'data-var="answer_2"' in _html(_cell(nb, "import sgl_notebook"))
+    assert "stopped: frontend" in _plain(_cell(nb, "%sgl stop"))
+
+
+def test_frontend_notebook_runs_on_the_tiny_model(tiny_model_dir):
+    before = _engine_pids(str(tiny_model_dir))
+    nb = _execute(NOTEBOOKS / "02_frontend_language.ipynb", model=str(tiny_model_dir))
+    _check_frontend_renderings(nb)
+    assert _engine_pids(str(tiny_model_dir)) <= before
+
+
+@pytest.mark.smollm
+@pytest.mark.timeout(1800)
+def test_frontend_notebook_with_smollm2_gives_real_answers():
+    nb = _execute(NOTEBOOKS / "02_frontend_language.ipynb", timeout=900)
+    _check_frontend_renderings(nb)
+    assert "Paris" in _plain(_cell(nb, "import sglang as sgl"))
+    card = _plain(_cell(nb, "@sgl.function\ndef facts")).split("⟦card: ", 1)[1].split("⟧", 1)[0]
+    assert {"name", "country"} <= set(json.loads(card))
