@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import httpx
+import psutil
 import pytest
 
 from tests.magics.kernel_session import KernelSession
@@ -158,3 +159,25 @@ def test_json_schema_result_is_parsed(kernel):
     kernel.ok("%%sgl --json-schema schema --max-tokens 40 --temperature 0 -o data\nGive n")
     out = kernel.ok("print(repr(data.text), data.json in ('yes', 'no'))").stdout()
     assert out.split()[1] == "True", out
+
+
+def test_launch_shows_live_phases_then_the_card_and_stop_ends_it(kernel, tiny_model_dir):
+    execution = kernel.ok(f"%sgl launch {tiny_model_dir} --engine cpu --name k-launch", timeout=300)
+    phases = [u["content"]["data"]["state"]["value"] for u in execution.widget_updates()]
+    assert any("loading weights" in value and "width:" in value for value in phases)
+    card = execution.outputs(("update_display_data",))[-1]["data"]
+    assert "name: k-launch" in card["text/plain"] and "engine: cpu" in card["text/plain"]
+    assert 'class="sgl-card"' in card["text/html"] and "running" in card["text/html"]
+    magics = "get_ipython().find_line_magic('sgl').__self__"
+    pid = int(kernel.ok(f"print({magics}.book.get().pid)").stdout())
+    kernel.ok("%sgl stop k-launch")
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    kernel.ok("%sgl use tiny")
+
+
+def test_failed_launch_leaves_the_reason_and_what_to_do(kernel, tmp_path):
+    execution = kernel.run(f"%sgl launch {tmp_path / 'missing'} --engine cpu --name k-bad")
+    assert execution.reply["content"]["ename"] == "LaunchFailedError"
+    card = execution.outputs(("update_display_data",))[-1]["data"]
+    assert "failed" in card["text/html"] and "What to do" in card["text/html"]
+    assert "does not exist" in card["text/plain"]
