@@ -105,7 +105,7 @@ export class ServersPanel extends Widget {
     body.className = 'sgl-StopDialog-body';
     body.textContent =
       `Stop "${server.name}" (${server.engine}, ${server.model}) at ${server.url}? ` +
-      'Its process and every child process will be terminated; unsaved work in requests is lost.';
+      'Its process and all its child processes are terminated; requests in flight are cut off.';
     const result = await showDialog({
       title: 'Stop SGLang server?',
       body: new Widget({ node: body }),

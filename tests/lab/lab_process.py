@@ -89,11 +89,6 @@ class LabProcess:
             return False
         return reply.status_code == 200
 
-    def api(self, path: str) -> requests.Response:
-        return requests.get(
-            f"{self.url}/{path}", headers={"Authorization": f"token {self.token}"}, timeout=30
-        )
-
     def stop(self) -> None:
         if self.process is None:
             return

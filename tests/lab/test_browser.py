@@ -43,8 +43,10 @@ CHROMIUM_ARGS = [
 ]
 LONG = 180_000  # ms: the machine's two cores are shared with the whole team
 # The tiny random model likes "\n"; the regex keeps its answer visible (letters and spaces).
+# 1800 tokens (its context is 2048) stream for several of the sidebar's 2 s polls even on an
+# idle machine (~400 tok/s).
 PROMPT_CELL = (
-    "%%sgl --max-tokens 600 --temperature 1.0 --regex '[a-z ]+' -o answer\n"
+    "%%sgl --max-tokens 1800 --temperature 1.0 --regex '[a-z ]+' -o answer\n"
     "Say hello to {{ name }}, please."
 )
 
@@ -176,7 +178,7 @@ def test_sidebar_follows_a_server_launched_from_a_notebook(page: Any, lab: LabPr
     expect(prompt_editor.locator(".sgl-cm-placeholder").first).to_be_visible()
     assert joined_text(prompt_editor, ".sgl-cm-magic") == "%%sgl"
     assert joined_text(prompt_editor, ".sgl-cm-option") == "--max-tokens--temperature--regex-o"
-    assert joined_text(prompt_editor, ".sgl-cm-value") == "6001.0'[a-z ]+'answer"
+    assert joined_text(prompt_editor, ".sgl-cm-value") == "18001.0'[a-z ]+'answer"
     assert joined_text(prompt_editor, ".sgl-cm-placeholder") == "{{ name }}"
     magic_color = color_of(prompt_editor.locator(".sgl-cm-magic").first)
     option_color = color_of(prompt_editor.locator(".sgl-cm-option").first)
