@@ -69,6 +69,7 @@ class ProgramView:
     blocks: tuple[Block, ...]
     forks: dict[str, tuple[str, ...]] = field(default_factory=dict)  # joined fork variables
     error: str | None = None
+    empty: tuple[str, ...] = ()  # gen/select variables whose value is "" (nothing to highlight)
 
 
 def select_scores(prefix: str, decision: str, meta: Mapping[str, Any]) -> tuple[ChoiceScore, ...]:
@@ -268,4 +269,5 @@ def build_program_view(
         for name, value in variables.items()
         if isinstance(value, list) and value and all(isinstance(v, str) for v in value)
     }
-    return ProgramView(tuple(blocks), forks, None if error is None else repr(error))
+    empty = tuple(name for name, value in variables.items() if name in meta_info and value == "")
+    return ProgramView(tuple(blocks), forks, None if error is None else repr(error), empty)

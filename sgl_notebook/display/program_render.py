@@ -165,6 +165,13 @@ def _forks_html(view: ProgramView) -> str:
     return "".join(parts)
 
 
+def _empty_html(view: ProgramView) -> str:
+    if not view.empty:
+        return ""
+    labels = " ".join(span("", "gen", f"{name} = ''") for name in view.empty)
+    return f'<div class="sgl-empty" style="font-size:85%;margin-top:4px">{labels}</div>'
+
+
 def render_program_html(view: ProgramView, title: str = "ProgramState") -> str:
     """The full rendering of one program: role blocks, labelled spans, select scores, forks."""
     error = ""
@@ -174,7 +181,8 @@ def render_program_html(view: ProgramView, title: str = "ProgramState") -> str:
     return (
         f'<div class="sgl-program" style="{css}">'
         f'<div style="font-size:75%;opacity:0.6">{esc(title)}</div>'
-        f"{''.join(_block_html(b) for b in view.blocks)}{_forks_html(view)}{error}</div>"
+        f"{''.join(_block_html(b) for b in view.blocks)}{_forks_html(view)}{_empty_html(view)}"
+        f"{error}</div>"
     )
 
 
@@ -195,6 +203,8 @@ def render_program_text(view: ProgramView) -> str:
     for name, values in view.forks.items():
         for i, value in enumerate(values):
             lines.append(f"[fork {name}[{i}]] {value}")
+    for name in view.empty:
+        lines.append(f"⟦{name}: ⟧ (empty)")
     if view.error:
         lines.append(f"error: {view.error}")
     return "\n".join(lines)

@@ -116,3 +116,10 @@ def test_template_walk_keeps_a_whitespace_answer_inside_its_message():
     assert [(s.var, s.text) for s in assistant.segments] == [("answer", "\n\n")]
     assert assistant.prefix == prefix and assistant.suffix == suffix
     assert "<|im_end|>" not in render_program_text(view)
+
+
+def test_an_empty_generation_is_still_named():
+    view = build_program_view("In summary, ", [], {"summary": ""}, {"summary": {}})
+    assert view.empty == ("summary",)
+    assert 'data-var="summary = &#x27;&#x27;"' in render_program_html(view)
+    assert "⟦summary: ⟧ (empty)" in render_program_text(view)

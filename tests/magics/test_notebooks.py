@@ -112,7 +112,8 @@ def _check_frontend_renderings(nb: Any) -> None:
     assert 'data-var="year"' in _html(facts) and 'data-var="card"' in _html(facts)
     assert re.search(r"⟦year: [0-9]+⟧", _plain(facts))
     tips = _html(_cell(nb, "@sgl.function\ndef tip_suggestion"))
-    assert 'class="sgl-fork"' in tips and 'data-var="summary"' in tips
+    assert 'class="sgl-fork"' in tips
+    assert 'data-var="summary' in tips  # labelled where it is, or named as empty
     assert _html(_cell(nb, "classify.run_batch")).count('class="sgl-program"') == 3
     assert 'data-var="answer_2"' in _html(_cell(nb, "import sgl_notebook"))
     assert "stopped: frontend" in _plain(_cell(nb, "%sgl stop"))
