@@ -21,7 +21,7 @@ __all__ = ["tail_lines", "LogStatsFollower", "FIRST_READ_BYTES", "HISTORY_POINTS
 
 FIRST_READ_BYTES = 256 * 1024  # a server's first poll reads at most this much of an old log
 HISTORY_POINTS = 60  # throughput points kept for the sparkline
-IDLE_AFTER_S = 15.0  # no decode line for this long: the server is idle, throughput 0
+IDLE_AFTER_S = 15.0  # no decode line for this long: the server is idle (0 tok/s, 0 running)
 _BLOCK = 16 * 1024
 
 ParseLine = Callable[[str, str], Any]
@@ -152,14 +152,17 @@ class LogStatsFollower:
             self.history.append((at, self.gen_throughput))
 
     def snapshot(self, now: float) -> dict[str, Any]:
+        # SGLang logs nothing while idle, so the last line's values would stay on screen forever:
+        # with no decode line for IDLE_AFTER_S, nothing runs and nothing waits.
         idle = self._last_decode_at is None or now - self._last_decode_at > IDLE_AFTER_S
-        throughput = self.gen_throughput
-        if throughput is not None and idle:
-            throughput = 0.0
+
+        def unless_idle(value: float | None) -> float | None:
+            return 0 if idle and value is not None else value
+
         return {
-            "gen_throughput": throughput,
-            "running_req": self.running_req,
-            "queue_req": self.queue_req,
+            "gen_throughput": unless_idle(self.gen_throughput),
+            "running_req": unless_idle(self.running_req),
+            "queue_req": unless_idle(self.queue_req),
             "token_usage": self.token_usage,
             "cache_hit_rate": self.cache_hit_rate,
             "updated_at": self.updated_at,

@@ -113,7 +113,10 @@ def test_an_idle_server_reports_zero_throughput(tmp_path: Path) -> None:
     follower = LogStatsFollower(str(log))
     assert follower.poll(NOON.timestamp() + 1)["gen_throughput"] == 40.0
     later = NOON.timestamp() + log_tail.IDLE_AFTER_S + 5
-    assert follower.poll(later)["gen_throughput"] == 0.0
+    idle = follower.poll(later)
+    assert (idle["gen_throughput"], idle["running_req"], idle["queue_req"]) == (0, 0, 0)
+    assert idle["token_usage"] == 0.25  # still what the last line said
+    assert [v for _, v in idle["history"]] == [40.0]
 
 
 def test_follower_of_a_missing_log_has_no_stats(tmp_path: Path) -> None:
