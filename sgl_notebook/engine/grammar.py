@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import torch
@@ -56,6 +57,8 @@ class GrammarBackend:
         self._ready = threading.Event()
         self._started = False
         self._start_lock = threading.Lock()
+        self._cache_lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="grammar")
         if start:
             self.start()
 
@@ -92,6 +95,15 @@ class GrammarBackend:
             return self._compiler.compile_grammar(text)
         raise ValueError(f"unsupported grammar kind {kind!r}")
 
+    def is_cached(self, key: GrammarKey) -> bool:
+        """True when ``matcher(key)`` answers at once (compiler ready, key compiled or invalid)."""
+        with self._cache_lock:
+            return self._ready.is_set() and key in self._cache
+
+    def matcher_async(self, key: GrammarKey) -> Future[Any]:
+        """``matcher(key)`` on the grammar thread, so the engine keeps decoding meanwhile."""
+        return self._pool.submit(self.matcher, key)
+
     def matcher(self, key: GrammarKey) -> Any:
         """A fresh ``GrammarMatcher`` for ``key``; raises :class:`InvalidGrammarError`."""
         self.start()
@@ -100,7 +112,8 @@ class GrammarBackend:
 
         if self._compiler is None:
             raise RuntimeError(f"xgrammar could not be initialised: {self._error}")
-        compiled = self._cache.get(key)
+        with self._cache_lock:
+            compiled = self._cache.get(key)
         if compiled is _INVALID:
             raise InvalidGrammarError(f"Invalid grammar request with cache hit: key={key!r}")
         if compiled is None:
@@ -108,12 +121,17 @@ class GrammarBackend:
                 compiled = self._compile(key)
             except Exception as exc:  # noqa: BLE001 -- xgrammar raises several types
                 logger.error("Hit invalid %s: key_string=%r, e=%r", key[0], key[1], exc)
-                self._cache[key] = _INVALID
+                with self._cache_lock:
+                    self._cache[key] = _INVALID
                 raise InvalidGrammarError(
                     f"Invalid grammar request: req.grammar_key={key!r}"
                 ) from exc
-            self._cache[key] = compiled
+            with self._cache_lock:
+                self._cache[key] = compiled
         return xgr.GrammarMatcher(compiled)
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
     def allocate_bitmask(self, rows: int) -> torch.Tensor:
         import xgrammar as xgr

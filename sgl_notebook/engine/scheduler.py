@@ -18,6 +18,7 @@ import time
 import traceback
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,6 +74,7 @@ class Scheduler:
         self._stopping = False
         self._pending = 0  # submitted and not yet finished
         self._in_prefill: list[RequestState] = []  # taken from the queue, not yet running
+        self._grammar_pending: list[tuple[RequestState, Future[Any]]] = []  # compiling
         self._stats = SchedulerSnapshot(
             max_total_num_tokens=self.config.max_total_num_tokens,
             max_running_requests=self.config.max_running_requests,
@@ -117,7 +119,7 @@ class Scheduler:
             # engine thread drops the row (lists are copied first; CPython makes that atomic).
             live = [r for r in list(self.batch.rows) if not r.finished]
             s.running = len(live)
-            s.queued = len(self.waiting) + len(self._inbox)
+            s.queued = len(self.waiting) + len(self._inbox) + len(self._grammar_pending)
             s.used_tokens = sum(r.kv_tokens for r in live)
             s.token_usage = s.used_tokens / self.config.max_total_num_tokens
             s.prefix_cache_tokens = self.prefix_cache.cached_tokens
@@ -138,7 +140,12 @@ class Scheduler:
         while True:
             with self._cv:
                 while not (
-                    self._stopping or self._inbox or self._aborts or self.waiting or self.batch.rows
+                    self._stopping
+                    or self._inbox
+                    or self._aborts
+                    or self.waiting
+                    or self.batch.rows
+                    or any(f.done() for _, f in self._grammar_pending)
                 ):
                     if self.grammar is not None and self._stats.finished_total:
                         # Idle after serving (the warm-up): now build the grammar compiler,
@@ -151,6 +158,7 @@ class Scheduler:
                 aborts, self._aborts = self._aborts, []
             for req, callback in inbox:
                 self._accept_safely(req, callback)
+            self._collect_compiled_grammars()
             for prefix in aborts:
                 self._abort_matching(prefix)
             try:
@@ -162,6 +170,8 @@ class Scheduler:
                 self._on_exception(exc)
             self._update_stats()
         self._abort_everything(abort_reason("The server is shutting down."))
+        if self.grammar is not None:
+            self.grammar.shutdown()
 
     def _emit(self, state: RequestState) -> None:
         try:
@@ -226,10 +236,18 @@ class Scheduler:
             )
         else:
             key = grammar_key(sp)
-            if key is not None:
+            if key is not None and self.grammar is None:
+                error = "Grammar-constrained decoding is disabled on this server."
+            elif key is not None and self.grammar is not None:
+                if not self.grammar.is_cached(key):
+                    # Compile off the engine thread (SGLang's grammar queue): others keep going.
+                    future = self.grammar.matcher_async(key)
+                    future.add_done_callback(lambda _: self._wake())
+                    with self._cv:
+                        self._stats.prompt_tokens_total += n
+                    self._grammar_pending.append((state, future))
+                    return
                 try:
-                    if self.grammar is None:
-                        raise InvalidGrammarError("Grammar-constrained decoding is disabled.")
                     state.matcher = self.grammar.matcher(key)
                 except InvalidGrammarError as exc:
                     error = str(exc)
@@ -241,6 +259,33 @@ class Scheduler:
             self._emit(state)
             return
         self.waiting.append(state)
+
+    def _wake(self) -> None:
+        with self._cv:
+            self._cv.notify()
+
+    def _collect_compiled_grammars(self) -> None:
+        """Queue requests whose grammar compiled; end those whose grammar was invalid."""
+        still: list[tuple[RequestState, Future[Any]]] = []
+        for state, future in self._grammar_pending:
+            if not future.done():
+                still.append((state, future))
+                continue
+            try:
+                state.matcher = future.result()
+            except InvalidGrammarError as exc:
+                logger.error("%s, req.rid=%r", exc, state.rid)
+                state.finish(bad_request(str(exc)))
+                self._emit(state)
+                continue
+            except Exception as exc:  # noqa: BLE001 -- xgrammar missing or broken
+                state.finish(
+                    abort_reason(f"{type(exc).__name__}: {exc}", 500, "InternalServerError")
+                )
+                self._emit(state)
+                continue
+            self.waiting.append(state)
+        self._grammar_pending = still
 
     def _take_admissible(self) -> list[RequestState]:
         """Waiting requests that fit the running cap and the KV token budget, in order."""
@@ -330,6 +375,11 @@ class Scheduler:
             )
 
     def _abort_matching(self, prefix: str) -> None:
+        for state, future in [x for x in self._grammar_pending if x[0].rid.startswith(prefix)]:
+            self._grammar_pending.remove((state, future))
+            future.cancel()
+            state.finish(bad_request("Aborted by AbortReq."))  # SGLang's grammar-queue abort
+            self._emit(state)
         for state in [s for s in self.waiting if s.rid.startswith(prefix)]:
             self.waiting.remove(state)
             self._emit_abort_before_prefill(state)
@@ -380,6 +430,11 @@ class Scheduler:
         self._in_prefill = []
 
     def _abort_everything(self, reason: dict[str, Any]) -> None:
+        for state, future in self._grammar_pending:
+            future.cancel()
+            state.finish(reason)
+            self._emit(state)
+        self._grammar_pending = []
         while self.waiting:
             self._emit_abort_before_prefill(self.waiting.popleft())
         for state in self.batch.rows:
@@ -397,7 +452,7 @@ class Scheduler:
         used = self.batch.used_tokens()
         with self._cv:
             self._stats.running = len(self.batch)
-            self._stats.queued = len(self.waiting) + len(self._inbox)
+            self._stats.queued = len(self.waiting) + len(self._inbox) + len(self._grammar_pending)
             self._stats.used_tokens = used
             self._stats.token_usage = used / self.config.max_total_num_tokens
 

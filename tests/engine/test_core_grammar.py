@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from sgl_notebook.engine.blocking import generate_blocking
+from sgl_notebook.engine.blocking import generate_blocking, submit_collecting, wait_all
 from sgl_notebook.engine.model import LoadedModel, load_model
 from sgl_notebook.engine.scheduler import Scheduler
 from sgl_notebook.engine.types import GenerationRequest, SamplingParams
@@ -101,3 +101,29 @@ def test_invalid_grammar_aborts_with_400_like_sglang(
     )
     fine = generate(sched, loaded, f"after-bad-{field}", max_new_tokens=3, ignore_eos=True)
     assert fine.finish_reason == {"type": "length", "length": 3}
+
+
+def test_request_waiting_for_its_grammar_can_be_aborted(tiny_model_dir: Path) -> None:
+    loaded = load_model(str(tiny_model_dir))
+    sched = Scheduler(loaded)  # a fresh compiler: the first grammar waits for its set-up
+    try:
+        ids = loaded.tokenizer.encode("Hello world", add_special_tokens=False)
+        waiting = submit_collecting(
+            sched, GenerationRequest("gram-abort-1", ids, SamplingParams(regex="[a-z]+"))
+        )
+        sched.abort("gram-abort")
+        free = submit_collecting(
+            sched,
+            GenerationRequest("free-2", ids, SamplingParams(max_new_tokens=3, ignore_eos=True)),
+        )
+        wait_all([waiting, free], timeout=120)
+        assert waiting.final.finish_reason == {
+            "type": "abort",
+            "message": "Aborted by AbortReq.",
+            "status_code": 400,
+            "err_type": "BadRequestError",
+        }
+        assert free.final.finish_reason == {"type": "length", "length": 3}
+        assert sched.flush_cache()
+    finally:
+        sched.shutdown()
