@@ -18,12 +18,13 @@ import time
 import traceback
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
+from ..protocol.sglang_format import format_decode_batch, format_prefill_batch
+from .admission import GrammarQueue, new_request_state
 from .batch import RunningBatch
 from .grammar import GrammarBackend, InvalidGrammarError, grammar_key
 from .model import LoadedModel
@@ -74,7 +75,7 @@ class Scheduler:
         self._stopping = False
         self._pending = 0  # submitted and not yet finished
         self._in_prefill: list[RequestState] = []  # taken from the queue, not yet running
-        self._grammar_pending: list[tuple[RequestState, Future[Any]]] = []  # compiling
+        self._grammar_queue = GrammarQueue()  # requests whose grammar is compiling
         self._stats = SchedulerSnapshot(
             max_total_num_tokens=self.config.max_total_num_tokens,
             max_running_requests=self.config.max_running_requests,
@@ -119,7 +120,7 @@ class Scheduler:
             # engine thread drops the row (lists are copied first; CPython makes that atomic).
             live = [r for r in list(self.batch.rows) if not r.finished]
             s.running = len(live)
-            s.queued = len(self.waiting) + len(self._inbox) + len(self._grammar_pending)
+            s.queued = len(self.waiting) + len(self._inbox) + len(self._grammar_queue)
             s.used_tokens = sum(r.kv_tokens for r in live)
             s.token_usage = s.used_tokens / self.config.max_total_num_tokens
             s.prefix_cache_tokens = self.prefix_cache.cached_tokens
@@ -145,7 +146,7 @@ class Scheduler:
                     or self._aborts
                     or self.waiting
                     or self.batch.rows
-                    or any(f.done() for _, f in self._grammar_pending)
+                    or self._grammar_queue.any_done()
                 ):
                     if self.grammar is not None and self._stats.finished_total:
                         # Idle after serving (the warm-up): now build the grammar compiler,
@@ -200,59 +201,23 @@ class Scheduler:
 
     def _accept(self, req: GenerationRequest, callback: OutputCallback) -> None:
         """Check a new request as SGLang's ``handle_generate_request`` does; queue or end it."""
-        loaded = self.loaded
-        n = len(req.input_ids)
-        sp = req.sampling
-        start = req.logprob_start_len
-        if start == -1 or not req.return_logprob:
-            start = n - 1
-        max_new = min(
-            sp.max_new_tokens if sp.max_new_tokens is not None else 1 << 30,
-            loaded.context_length - n - 1,
-        )
-        state = RequestState(
-            req=req,
-            callback=callback,
-            tokenizer=loaded.tokenizer,
-            eos_token_ids=set(loaded.eos_token_ids),
-            max_new_tokens=max(max_new, 0),
-            logprob_start=max(start, 0),
-        )
-        error = None
-        if n == 0:
-            error = "The input is empty: send at least one token."
-        elif any(not 0 <= t < loaded.vocab_size for t in req.input_ids):
-            bad = next(t for t in req.input_ids if not 0 <= t < loaded.vocab_size)
-            error = f"Input token id {bad} is outside the vocabulary [0, {loaded.vocab_size})."
-        elif n >= loaded.context_length:
-            error = (
-                f"The input ({n} tokens) is longer than the model's context length "
-                f"({loaded.context_length} tokens)."
-            )
-        elif start >= n:
-            error = (
-                f"req.logprob_start_len={start} is higher than the number of input tokens "
-                f"len(req.origin_input_ids)={n}. Please use a smaller logprob_start_len."
-            )
-        else:
-            key = grammar_key(sp)
-            if key is not None and self.grammar is None:
-                error = "Grammar-constrained decoding is disabled on this server."
-            elif key is not None and self.grammar is not None:
-                if not self.grammar.is_cached(key):
-                    # Compile off the engine thread (SGLang's grammar queue): others keep going.
-                    future = self.grammar.matcher_async(key)
-                    future.add_done_callback(lambda _: self._wake())
-                    with self._cv:
-                        self._stats.prompt_tokens_total += n
-                    self._grammar_pending.append((state, future))
-                    return
-                try:
-                    state.matcher = self.grammar.matcher(key)
-                except InvalidGrammarError as exc:
-                    error = str(exc)
+        state, error = new_request_state(self.loaded, req, callback)
         with self._cv:
-            self._stats.prompt_tokens_total += n
+            self._stats.prompt_tokens_total += len(req.input_ids)
+        key = grammar_key(req.sampling) if error is None else None
+        if key is not None and self.grammar is None:
+            error = "Grammar-constrained decoding is disabled on this server."
+        elif key is not None and self.grammar is not None:
+            if not self.grammar.is_cached(key):
+                # Compile off the engine thread (SGLang's grammar queue): others keep going.
+                future = self.grammar.matcher_async(key)
+                future.add_done_callback(lambda _: self._wake())
+                self._grammar_queue.add(state, future)
+                return
+            try:
+                state.matcher = self.grammar.matcher(key)
+            except InvalidGrammarError as exc:
+                error = str(exc)
         if error is not None:
             logger.error("%s, req.rid=%r", error, req.rid)
             state.finish(bad_request(error))
@@ -266,26 +231,11 @@ class Scheduler:
 
     def _collect_compiled_grammars(self) -> None:
         """Queue requests whose grammar compiled; end those whose grammar was invalid."""
-        still: list[tuple[RequestState, Future[Any]]] = []
-        for state, future in self._grammar_pending:
-            if not future.done():
-                still.append((state, future))
-                continue
-            try:
-                state.matcher = future.result()
-            except InvalidGrammarError as exc:
-                logger.error("%s, req.rid=%r", exc, state.rid)
-                state.finish(bad_request(str(exc)))
-                self._emit(state)
-                continue
-            except Exception as exc:  # noqa: BLE001 -- xgrammar missing or broken
-                state.finish(
-                    abort_reason(f"{type(exc).__name__}: {exc}", 500, "InternalServerError")
-                )
-                self._emit(state)
-                continue
-            self.waiting.append(state)
-        self._grammar_pending = still
+        ready, failed = self._grammar_queue.collect()
+        self.waiting.extend(ready)
+        for state in failed:
+            logger.error("%s, req.rid=%r", state.finish_reason, state.rid)
+            self._emit(state)
 
     def _take_admissible(self) -> list[RequestState]:
         """Waiting requests that fit the running cap and the KV token budget, in order."""
@@ -312,7 +262,7 @@ class Scheduler:
         self._in_prefill = []
         self._stats.prefill_batches_total += 1
         self.log(
-            _format_prefill(
+            format_prefill_batch(
                 new_seq=len(states),
                 new_token=result.new_tokens,
                 cached_token=result.cached_tokens,
@@ -365,7 +315,7 @@ class Scheduler:
             with self._cv:
                 self._stats.last_gen_throughput = throughput
             self.log(
-                _format_decode(
+                format_decode_batch(
                     running_req=step_rows,
                     num_token=step_used,
                     token_usage=step_used / self.config.max_total_num_tokens,
@@ -375,10 +325,7 @@ class Scheduler:
             )
 
     def _abort_matching(self, prefix: str) -> None:
-        for state, future in [x for x in self._grammar_pending if x[0].rid.startswith(prefix)]:
-            self._grammar_pending.remove((state, future))
-            future.cancel()
-            state.finish(bad_request("Aborted by AbortReq."))  # SGLang's grammar-queue abort
+        for state in self._grammar_queue.abort(prefix):
             self._emit(state)
         for state in [s for s in self.waiting if s.rid.startswith(prefix)]:
             self.waiting.remove(state)
@@ -430,11 +377,8 @@ class Scheduler:
         self._in_prefill = []
 
     def _abort_everything(self, reason: dict[str, Any]) -> None:
-        for state, future in self._grammar_pending:
-            future.cancel()
-            state.finish(reason)
+        for state in self._grammar_queue.abort("", reason):
             self._emit(state)
-        self._grammar_pending = []
         while self.waiting:
             self._emit_abort_before_prefill(self.waiting.popleft())
         for state in self.batch.rows:
@@ -452,18 +396,6 @@ class Scheduler:
         used = self.batch.used_tokens()
         with self._cv:
             self._stats.running = len(self.batch)
-            self._stats.queued = len(self.waiting) + len(self._inbox) + len(self._grammar_pending)
+            self._stats.queued = len(self.waiting) + len(self._inbox) + len(self._grammar_queue)
             self._stats.used_tokens = used
             self._stats.token_usage = used / self.config.max_total_num_tokens
-
-
-def _format_prefill(**kwargs: Any) -> str:
-    from ..protocol.sglang_format import format_prefill_batch
-
-    return format_prefill_batch(**kwargs)
-
-
-def _format_decode(**kwargs: Any) -> str:
-    from ..protocol.sglang_format import format_decode_batch
-
-    return format_decode_batch(**kwargs)
