@@ -60,7 +60,7 @@ def test_config_traits_are_set_with_percent_config_and_validated(ipshell, magics
     assert magics.max_tokens == 64 and magics.temperature == 0.0
     with pytest.warns(UserWarning, match="between 1 and 60"):
         ipshell.run_line_magic("config", "SglMagics.update_rate = 500")
-    assert magics.update_rate == 20.0  # refused, the other settings kept
+    assert magics.update_rate == 10.0  # refused, the other settings kept
     assert magics.max_tokens == 64
     with pytest.warns(UserWarning, match="Did you mean"):
         ipshell.run_line_magic("config", "SglMagics.default_engine = 'cpuu'")
