@@ -152,6 +152,8 @@ def cell_magic_arguments(func: F) -> F:
     ]
     for decorator in reversed(decorators):
         func = decorator(func)
+    # the generated usage names the Python function; people type %%sgl
+    func.__doc__ = (func.__doc__ or "").replace(f"%{func.__name__} ", "%%sgl ")
     func.parser.__class__ = SglArgumentParser  # type: ignore[attr-defined]  # our error()
     func.parser.prog = "%%sgl"  # type: ignore[attr-defined]
     func.parser.allow_abbrev = False  # type: ignore[attr-defined]  # typos get "did you mean"

@@ -86,6 +86,7 @@ def test_help_documents_options_and_subcommands(ipshell, magics):
     for command in ("%sgl launch", "%sgl stop", "%sgl connect", "%sgl session", "--idle-timeout"):
         assert command in line_doc
     assert "%%sgl launch" not in line_doc
+    assert cell_doc.lstrip(": \n").startswith("%%sgl [--server SERVER]")
 
 
 def test_list_with_no_servers_says_how_to_start_one(ipshell, magics):
