@@ -151,9 +151,8 @@ def list_records(prune: bool = True) -> list[ServerRecord]:
             continue
         if prune and not record_is_alive(record):
             remove_record(record.id)
-            if record.log_path and not owner_is_alive(record):
-                with contextlib.suppress(OSError):
-                    Path(record.log_path).unlink()
+            if not owner_is_alive(record):
+                remove_log_files(record)
             continue
         records.append(record)
     return sorted(records, key=lambda r: r.started_at)
@@ -186,7 +185,19 @@ def stop_record(record: ServerRecord, timeout: float = 10.0) -> bool:
         return False
     terminate_tree(record.pid, record.pgid, timeout=timeout)
     remove_record(record.id)
+    # Stopped from elsewhere (CLI, sidebar): the owner keeps its in-memory tail; the files go,
+    # as they do when the owner stops the server itself.
+    remove_log_files(record)
     return True
+
+
+def remove_log_files(record: ServerRecord) -> None:
+    """Delete a server's log file and its rotated ``.1`` copy, if any."""
+    if not record.log_path:
+        return
+    for path in (Path(record.log_path), Path(record.log_path + ".1")):
+        with contextlib.suppress(OSError):
+            path.unlink()
 
 
 def kernel_id_from_connection_file(path: str | None) -> str | None:

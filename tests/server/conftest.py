@@ -86,6 +86,7 @@ def no_leaks() -> Iterator[None]:
 
     before_records = {r.id for r in list_records()}
     before_pids = {p.pid for p in standin_processes()}
+    before_logs = set((registry_dir() / "logs").glob("*.log"))
     yield
     # a watchdog's clean-up (after a kernel dies) is asynchronous: allow it a few seconds
     deadline = time.monotonic() + 10
@@ -98,7 +99,7 @@ def no_leaks() -> Iterator[None]:
     assert not leftover, f"processes left behind: {[p.cmdline() for p in leftover]}"
     records = [r for r in list_records() if r.id not in before_records]
     assert not records, f"registry records left behind: {records}"
-    logs = [p for p in (registry_dir() / "logs").glob("*.log") if p.stem not in before_records]
+    logs = [p for p in (registry_dir() / "logs").glob("*.log") if p not in before_logs]
     assert not logs or all(p.stem in {r.id for r in list_records()} for p in logs), logs
 
 

@@ -69,11 +69,19 @@ def test_stop_refuses_a_reused_pid(sleeper: subprocess.Popen[bytes]) -> None:
     assert registry.find_record(record.name) is None
 
 
-def test_stop_record_ends_the_tree(sleeper: subprocess.Popen[bytes]) -> None:
-    record = _record(sleeper.pid)
+def test_stop_record_ends_the_tree_and_its_log_files(sleeper: subprocess.Popen[bytes]) -> None:
+    log = registry.registry_dir() / "logs" / f"test{sleeper.pid}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_text("[2025-07-28 04:59:51] Load weight begin. avail mem=1.00 GB\n")
+    rotated = log.with_name(log.name + ".1")
+    rotated.write_text("older lines\n")
+    record = _record(sleeper.pid, log_path=str(log))
     registry.write_record(record)
     assert registry.stop_record(record, timeout=5) is True
     assert sleeper.wait(timeout=5) is not None
+    # stopped from elsewhere (CLI, sidebar): nothing of the server is left on disk
+    assert not log.exists() and not rotated.exists()
+    assert registry.find_record(record.name) is None
 
 
 def test_registry_dir_follows_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
