@@ -13,7 +13,7 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
-from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
+from IPython.core.magic import Magics, cell_magic, line_magic, magics_class, no_var_expand
 from traitlets import Bool, Float, Int, TraitError, Unicode, validate
 
 from sgl_notebook.display.server_views import LaunchView, ServerCard, ServerTable
@@ -139,8 +139,10 @@ class SglMagics(Magics):
 
     # ------------------------------------------------------------- %%sgl
 
+    # no_var_expand: IPython would otherwise turn `{3}` in `--regex '[0-9]{3}'` into `3`.
     @cell_magic("sgl")  # type: ignore[arg-type]
     @cell_magic_arguments
+    @no_var_expand
     def sgl_cell(self, line: str, cell: str) -> None:
         """Send the cell to the current server as a prompt and stream the answer.
 
@@ -199,6 +201,7 @@ class SglMagics(Magics):
     # -------------------------------------------------------------- %sgl
 
     @line_magic("sgl")  # type: ignore[arg-type]
+    @no_var_expand
     def sgl_line(self, line: str) -> Any:
         """Manage servers: %sgl launch|stop|list|use|connect|logs|stats|info|flush|session.
 
