@@ -31,7 +31,9 @@ def main(argv: list[str] | None = None) -> int:
 
     print("Launching the CPU engine (the first run converts SmolLM2 once, ~20 s)...", flush=True)
     started = time.perf_counter()
-    with sgl_notebook.launch(args.model, engine="cpu", name="demo", on_phase=_print_phase) as server:
+    with sgl_notebook.launch(
+        args.model, engine="cpu", name="demo", on_phase=_print_phase
+    ) as server:
         print(f"Ready in {time.perf_counter() - started:.1f} s at {server.url}\n", flush=True)
         print(f"Q: {QUESTION}\nA: ", end="", flush=True)
         stream = server.client().chat.completions.create(
@@ -50,7 +52,10 @@ def main(argv: list[str] | None = None) -> int:
                 usage = chunk.usage
         print()
         if usage is not None:
-            print(f"\n(usage: {usage.prompt_tokens} prompt + {usage.completion_tokens} completion tokens)")
+            print(
+                f"\n(usage: {usage.prompt_tokens} prompt"
+                f" + {usage.completion_tokens} completion tokens)"
+            )
         print("\nScheduler lines from the server's log:")
         for line in server.logs(n=200):
             if any(marker in line for marker in STATS_MARKERS):

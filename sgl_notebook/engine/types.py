@@ -48,7 +48,7 @@ class SamplingParams:
 
 @dataclass
 class GenerationRequest:
-    """One sequence to generate (a batch or ``n > 1`` is expanded into several by the HTTP layer)."""
+    """One sequence to generate; the HTTP layer expands a batch or ``n > 1`` into several."""
 
     rid: str
     input_ids: list[int]

@@ -4,9 +4,12 @@ These are the message parts; the logger adds ``[YYYY-mm-dd HH:MM:SS] `` in front
 (see :func:`format_log_prefix`). Each field is followed by ``", "``, so lines end with a trailing
 separator, as in SGLang 0.4.10.
 
->>> format_prefill_batch(new_seq=1, new_token=6, cached_token=0, token_usage=0.0,
-...                      running_req=0, queue_req=0)
-'Prefill batch. #new-seq: 1, #new-token: 6, #cached-token: 0, token usage: 0.00, #running-req: 0, #queue-req: 0, '
+>>> line = format_prefill_batch(new_seq=1, new_token=6, cached_token=0, token_usage=0.0,
+...                             running_req=0, queue_req=0)
+>>> line[:56]
+'Prefill batch. #new-seq: 1, #new-token: 6, #cached-token'
+>>> line.endswith("token usage: 0.00, #running-req: 0, #queue-req: 0, ")
+True
 """
 
 from __future__ import annotations

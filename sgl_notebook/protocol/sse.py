@@ -1,4 +1,4 @@
-"""Server-sent events as SGLang writes them: ``data: <compact JSON>\\n\\n``, ending ``data: [DONE]``.
+"""Server-sent events as SGLang writes them: ``data: <compact JSON>``, ending ``data: [DONE]``.
 
 >>> encode_event({"text": "Hi"})
 b'data: {"text":"Hi"}\\n\\n'
@@ -18,7 +18,8 @@ DONE_EVENT = b"data: [DONE]\n\n"
 
 def encode_event(payload: Any) -> bytes:
     """One SSE event with compact JSON, as SGLang's ``orjson.dumps`` produces (no spaces)."""
-    return b"data: " + json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode() + b"\n\n"
+    body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+    return b"data: " + body + b"\n\n"
 
 
 def decode_data_line(line: str | bytes) -> Any | None:
