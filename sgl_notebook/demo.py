@@ -10,8 +10,13 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from sgl_notebook.protocol.phases import PhaseEvent
+
+if TYPE_CHECKING:
+    from sgl_notebook.server import Server
 
 QUESTION = "What is the capital of France?"
 STATS_MARKERS = ("Prefill batch", "Decode batch")
@@ -28,18 +33,25 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     import sgl_notebook
+    from sgl_notebook.server.errors import SglNotebookError
 
+    try:
+        return _run(sgl_notebook.launch, args.model, args.max_tokens)
+    except SglNotebookError as exc:
+        print(f"\nThe demo could not run: {exc}", file=sys.stderr)
+        return 1
+
+
+def _run(launch: Callable[..., Server], model: str | None, max_tokens: int) -> int:
     print("Launching the CPU engine (the first run converts SmolLM2 once, ~20 s)...", flush=True)
     started = time.perf_counter()
-    with sgl_notebook.launch(
-        args.model, engine="cpu", name="demo", on_phase=_print_phase
-    ) as server:
+    with launch(model, engine="cpu", name="demo", on_phase=_print_phase) as server:
         print(f"Ready in {time.perf_counter() - started:.1f} s at {server.url}\n", flush=True)
         print(f"Q: {QUESTION}\nA: ", end="", flush=True)
         stream = server.client().chat.completions.create(
             model=server.model,
             messages=[{"role": "user", "content": QUESTION}],
-            max_tokens=args.max_tokens,
+            max_tokens=max_tokens,
             temperature=0,
             stream=True,
             stream_options={"include_usage": True},
