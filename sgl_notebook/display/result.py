@@ -16,7 +16,13 @@ from typing import Any
 from sgl_notebook.display.html_builders import card, esc, kv_line, style
 from sgl_notebook.display.markdown import to_html
 
-__all__ = ["SglResult", "TokenLogprob", "logprob_tokens_html", "result_stats"]
+__all__ = [
+    "SglResult",
+    "TokenLogprob",
+    "logprob_spans_html",
+    "logprob_tokens_html",
+    "result_stats",
+]
 
 
 @dataclass(frozen=True)
@@ -95,8 +101,8 @@ def _prob_color(logprob: float) -> str:
     return f"hsla({round(120 * p)},75%,50%,0.35)"
 
 
-def logprob_tokens_html(tokens: list[TokenLogprob]) -> str:
-    """Each token coloured by its probability; hover shows it and the top alternatives."""
+def logprob_spans_html(tokens: list[TokenLogprob]) -> str:
+    """The coloured spans of :func:`logprob_tokens_html`, without the wrapper."""
     out = []
     for t in tokens:
         p = math.exp(t.logprob) if math.isfinite(t.logprob) else 0.0
@@ -106,7 +112,12 @@ def logprob_tokens_html(tokens: list[TokenLogprob]) -> str:
         out.append(
             f'<span class="sgl-tok" style="{css}" title="{esc(title)}">{esc(t.token)}</span>'
         )
-    body = "".join(out)
+    return "".join(out)
+
+
+def logprob_tokens_html(tokens: list[TokenLogprob]) -> str:
+    """Each token coloured by its probability; hover shows it and the top alternatives."""
+    body = logprob_spans_html(tokens)
     return f'<div style="white-space:pre-wrap;line-height:1.6">{body}</div>'
 
 

@@ -16,17 +16,18 @@ from typing import Any
 from sgl_notebook.display.html_builders import esc, kv_line, style
 from sgl_notebook.display.result import (
     SglResult,
-    logprob_tokens_html,
+    logprob_spans_html,
     result_card_html,
     result_text,
 )
 from sgl_notebook.display.stream_state import SampleProgress, StreamProgress, UpdateThrottle
 
-__all__ = ["ResultGroup", "StreamView", "frontend_mode", "live_html"]
+__all__ = ["LiveRenderer", "ResultGroup", "StreamView", "frontend_mode", "live_html"]
 
 _CURSOR = '<span style="opacity:0.6">▍</span>'
 # built once: a redraw happens up to 20 times a second and should cost little more than the text
 _TEXT_CSS = style(white_space="pre-wrap", margin=0, font_family="inherit")
+_LOGPROB_CSS = "white-space:pre-wrap;line-height:1.6"  # as logprob_tokens_html
 _BOX_CSS = style(
     flex="1 1 0",
     min_width="160px",
@@ -46,14 +47,9 @@ def frontend_mode() -> str:
     return "widget" if shell is not None and getattr(shell, "kernel", None) is not None else "text"
 
 
-def _sample_live_html(sample: SampleProgress, show_logprobs: bool, now: float) -> str:
-    if show_logprobs and sample.logprobs:
-        body = logprob_tokens_html(sample.logprobs)
-    else:
-        cursor = _CURSOR if sample.finish_reason is None else ""
-        body = f'<div style="{_TEXT_CSS}">{esc(sample.text)}{cursor}</div>'
+def _stats_html(sample: SampleProgress) -> str:
     rate = sample.tokens_per_s()
-    stats = kv_line(
+    return kv_line(
         [
             ("tokens", sample.chunks),
             ("tok/s", None if rate is None else f"{rate:.1f}"),
@@ -61,19 +57,70 @@ def _sample_live_html(sample: SampleProgress, show_logprobs: bool, now: float) -
             ("finish", sample.finish_reason),
         ]
     )
-    return body + stats
+
+
+class _SampleBody:
+    """A sample's rendered text, extended in place: each redraw escapes only what is new.
+
+    Escaping is per character, so escaping the new parts and appending equals escaping the
+    whole text; with ``--logprobs`` each token's span is rendered once, when it arrives.
+    """
+
+    __slots__ = ("html", "parts_done", "logprobs_done")
+
+    def __init__(self) -> None:
+        self.html: list[str] = []
+        self.parts_done = 0
+        self.logprobs_done = 0
+
+    def render(self, sample: SampleProgress, show_logprobs: bool) -> str:
+        if show_logprobs and sample.logprobs:
+            if self.logprobs_done == 0:
+                self.html.clear()
+            new = sample.logprobs[self.logprobs_done :]
+            if new:
+                self.html.append(logprob_spans_html(new))
+                self.logprobs_done = len(sample.logprobs)
+            return f'<div style="{_LOGPROB_CSS}">{"".join(self.html)}</div>'
+        parts = sample.parts
+        if len(parts) > self.parts_done:
+            self.html.append(esc("".join(parts[self.parts_done :])))
+            self.parts_done = len(parts)
+            if len(self.html) > 64:  # keep the join cheap on long answers
+                self.html[:] = ["".join(self.html)]
+        cursor = _CURSOR if sample.finish_reason is None else ""
+        return f'<div style="{_TEXT_CSS}">{"".join(self.html)}{cursor}</div>'
+
+
+class LiveRenderer:
+    """HTML for a stream in progress, built incrementally across redraws (see :func:`live_html`)."""
+
+    def __init__(self, show_logprobs: bool = False) -> None:
+        self.show_logprobs = show_logprobs
+        self._bodies: list[_SampleBody] = []
+
+    def html(self, progress: StreamProgress) -> str:
+        samples = progress.samples
+        while len(self._bodies) < len(samples):
+            self._bodies.append(_SampleBody())
+        show = self.show_logprobs
+        cells = [
+            body.render(s, show) + _stats_html(s)
+            for body, s in zip(self._bodies, samples, strict=False)
+        ]
+        if len(cells) == 1:
+            return f'<div class="sgl-stream">{cells[0]}</div>'
+        columns = "".join(f'<div style="{_BOX_CSS}">{c}</div>' for c in cells)
+        return (
+            f'<div class="sgl-stream" style="display:flex;gap:6px;flex-wrap:wrap">{columns}</div>'
+        )
 
 
 def live_html(
     progress: StreamProgress, show_logprobs: bool = False, now: float | None = None
 ) -> str:
     """HTML for a stream in progress; samples side by side when there are several."""
-    now = time.perf_counter() if now is None else now
-    cells = [_sample_live_html(s, show_logprobs, now) for s in progress.samples]
-    if len(cells) == 1:
-        return f'<div class="sgl-stream">{cells[0]}</div>'
-    columns = "".join(f'<div style="{_BOX_CSS}">{c}</div>' for c in cells)
-    return f'<div class="sgl-stream" style="display:flex;gap:6px;flex-wrap:wrap">{columns}</div>'
+    return LiveRenderer(show_logprobs).html(progress)
 
 
 class ResultGroup:
@@ -116,6 +163,7 @@ class StreamView:
         self.show_logprobs = show_logprobs
         self.mode = mode or frontend_mode()
         self.throttle = UpdateThrottle(max_updates_per_s)
+        self.renderer = LiveRenderer(show_logprobs)
         self.pushes = 0
         self._widget: Any = None
         self._handle: Any = None
@@ -127,7 +175,7 @@ class StreamView:
         import ipywidgets
         from IPython.display import display
 
-        self._widget = ipywidgets.HTML(value=live_html(self.progress, self.show_logprobs))
+        self._widget = ipywidgets.HTML(value=self.renderer.html(self.progress))
         self._handle = display(self._widget, display_id=True)  # type: ignore[no-untyped-call]
 
     def feed(self, index: int, text: str, logprobs: list[Any] | None = None) -> None:
@@ -139,7 +187,7 @@ class StreamView:
     def refresh(self, now: float | None = None) -> None:
         """Redraw now (the throttle decides when :meth:`feed` calls this)."""
         if self.mode == "widget" and self._widget is not None:
-            self._widget.value = live_html(self.progress, self.show_logprobs, now)
+            self._widget.value = self.renderer.html(self.progress)
             self.pushes += 1
         elif self.mode == "text" and self.progress.n == 1:
             text = self.progress.samples[0].text

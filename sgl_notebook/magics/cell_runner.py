@@ -11,7 +11,7 @@ import contextlib
 import json
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, NamedTuple
@@ -111,58 +111,114 @@ def _logprob(value: Any) -> float:
 
 
 def _chat_logprobs(logprobs: Any) -> list[TokenLogprob] | None:
-    content = getattr(logprobs, "content", None) if logprobs is not None else None
+    content = logprobs.get("content") if logprobs else None
     if not content:
         return None
     return [
         TokenLogprob(
-            t.token,
-            _logprob(t.logprob),
-            tuple((a.token, _logprob(a.logprob)) for a in (t.top_logprobs or ())),
+            t["token"],
+            _logprob(t.get("logprob")),
+            tuple((a["token"], _logprob(a.get("logprob"))) for a in (t.get("top_logprobs") or ())),
         )
         for t in content
     ]
 
 
-def _chat_events(chunks: Any) -> Iterator[StreamEvent]:
+def _chat_events(chunks: Iterable[dict[str, Any]]) -> Iterator[StreamEvent]:
+    """Events of chat chunks as plain dicts (streamed chunks, or one whole response)."""
     for chunk in chunks:
-        if getattr(chunk, "usage", None) is not None:
-            yield StreamEvent(usage=usage_dict(chunk.usage))
-        for choice in chunk.choices:
-            delta = getattr(choice, "delta", None)
-            text = (getattr(delta, "content", None) if delta is not None else None) or ""
+        usage = chunk.get("usage")
+        if usage is not None:
+            yield StreamEvent(usage=usage_dict(usage))
+        for choice in chunk.get("choices") or ():
+            delta = choice.get("delta")
             if delta is None:  # non-streamed response
-                text = choice.message.content or ""
+                delta = choice.get("message") or {}
+            logprobs = choice.get("logprobs")
             yield StreamEvent(
-                choice.index, text, _chat_logprobs(choice.logprobs), choice.finish_reason
+                choice.get("index") or 0,
+                delta.get("content") or "",
+                _chat_logprobs(logprobs) if logprobs else None,
+                choice.get("finish_reason"),
             )
 
 
 def _completion_logprobs(logprobs: Any) -> list[TokenLogprob] | None:
-    if logprobs is None or not getattr(logprobs, "tokens", None):
+    if not logprobs or not logprobs.get("tokens"):
         return None
-    tops = logprobs.top_logprobs or [None] * len(logprobs.tokens)
+    tokens = logprobs["tokens"]
+    tops = logprobs.get("top_logprobs") or [None] * len(tokens)
     return [
         TokenLogprob(
             tok,
             _logprob(lp),
             tuple((str(k), _logprob(v)) for k, v in (top or {}).items()),
         )
-        for tok, lp, top in zip(logprobs.tokens, logprobs.token_logprobs, tops, strict=False)
+        for tok, lp, top in zip(
+            tokens, logprobs.get("token_logprobs") or [None] * len(tokens), tops, strict=False
+        )
     ]
 
 
-def _completion_events(chunks: Any) -> Iterator[StreamEvent]:
+def _completion_events(chunks: Iterable[dict[str, Any]]) -> Iterator[StreamEvent]:
     for chunk in chunks:
-        if getattr(chunk, "usage", None) is not None:
-            yield StreamEvent(usage=usage_dict(chunk.usage))
-        for choice in chunk.choices:
+        usage = chunk.get("usage")
+        if usage is not None:
+            yield StreamEvent(usage=usage_dict(usage))
+        for choice in chunk.get("choices") or ():
+            logprobs = choice.get("logprobs")
             yield StreamEvent(
-                choice.index,
-                choice.text or "",
-                _completion_logprobs(choice.logprobs),
-                choice.finish_reason,
+                choice.get("index") or 0,
+                choice.get("text") or "",
+                _completion_logprobs(logprobs) if logprobs else None,
+                choice.get("finish_reason"),
             )
+
+
+def _transport_errors() -> tuple[type[BaseException], ...]:
+    """What a half-read body raises in the openai client's transport (httpx or httpx2)."""
+    try:
+        from openai._httpx2 import request_exceptions, timeout_exceptions
+
+        return (*timeout_exceptions(), *request_exceptions())
+    except ImportError:  # pragma: no cover - older openai clients run on plain httpx
+        import httpx
+
+        return (httpx.HTTPError,)
+
+
+def _sse_payloads(response: Any) -> Iterator[dict[str, Any]]:
+    """JSON payloads of an OpenAI-style SSE body, without building a pydantic object per chunk.
+
+    The openai client still sends the request (auth, ``extra_body``, status errors); only the
+    per-chunk parsing is ours: split the bytes on newlines, ``json.loads`` each ``data:`` line.
+    An ``{"error": ...}`` event ends the stream as :class:`openai.APIError` would.
+    """
+    import openai
+
+    loads = json.loads
+    errors = _transport_errors()
+    pending = b""
+    try:
+        for block in response.iter_bytes():
+            lines = (pending + block).split(b"\n")
+            pending = lines.pop()
+            for line in lines:
+                if not line.startswith(b"data:"):
+                    continue
+                data = line[5:].strip()
+                if data.startswith(b"[DONE]"):
+                    return
+                payload = loads(data)
+                if isinstance(payload, dict) and payload.get("error"):
+                    error = payload["error"]
+                    message = error.get("message") if isinstance(error, dict) else error
+                    raise ServerRequestError(
+                        f"The server stopped the answer: {message or 'an error while streaming'}"
+                    )
+                yield payload
+    except errors as exc:
+        raise openai.APIConnectionError(request=response.http_response.request) from exc
 
 
 def _native_finish(reason: Any) -> str | None:
@@ -278,22 +334,28 @@ def run_cell(
     )
     interrupted = False
     try:
-        if spec.mode == "chat":
-            assert messages is not None and client is not None
-            body = chat_request(
-                spec, messages, defaults, rid=rid, model=model, schema=schema, stream=stream
-            )
-            response = client.chat.completions.create(**body)
-            closers.append(response)
-            events: Iterator[StreamEvent] = _chat_events(response if stream else [response])
-        elif spec.mode == "complete":
-            body = completion_request(
-                spec, prompt, defaults, rid=rid, model=model, schema=schema, stream=stream
-            )
+        if spec.mode in ("chat", "complete"):
             assert client is not None
-            response = client.completions.create(**body)
-            closers.append(response)
-            events = _completion_events(response if stream else [response])
+            if spec.mode == "chat":
+                assert messages is not None
+                body = chat_request(
+                    spec, messages, defaults, rid=rid, model=model, schema=schema, stream=stream
+                )
+                endpoint: Any = client.chat.completions
+                to_events: Any = _chat_events
+            else:
+                body = completion_request(
+                    spec, prompt, defaults, rid=rid, model=model, schema=schema, stream=stream
+                )
+                endpoint = client.completions
+                to_events = _completion_events
+            if stream:
+                # the request (and its status errors) through openai; the chunks parsed as dicts
+                response = endpoint.with_streaming_response.create(**body).__enter__()
+                closers.append(response)
+                events: Iterator[StreamEvent] = to_events(_sse_payloads(response))
+            else:
+                events = to_events([endpoint.create(**body).model_dump()])
         else:
             body = generate_request(spec, prompt, defaults, rid=rid, schema=schema, stream=stream)
             events = _generate_events(_native_payloads(target, body, closers))

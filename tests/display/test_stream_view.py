@@ -90,3 +90,38 @@ def test_usage_per_sample_when_known_else_counted_or_unknown():
     whole.set_sample_usage(1, {"completion_tokens": 1})
     assert whole.results()[1].usage == {"completion_tokens": 1}
     assert whole.results()[0].tokens_per_s is None
+
+
+def test_incremental_redraws_equal_a_fresh_rendering_at_every_step():
+    from sgl_notebook.display.result import TokenLogprob
+    from sgl_notebook.display.stream_view import LiveRenderer
+
+    for show_logprobs in (False, True):
+        progress = StreamProgress(n=2, started_at=0.0)
+        renderer = LiveRenderer(show_logprobs)
+        pieces = ["<a", " & ", '"q"', "'s", ">\n", "é", "", "end"]
+        for step, piece in enumerate(pieces * 20):
+            sample = step % 2
+            lps = [TokenLogprob(piece, -0.1 * (step % 7), (("x<", -1.0),))] if piece else None
+            progress.feed(sample, piece, now=0.01 * (step + 1), logprobs=lps)
+            if step == 150:
+                progress.finish(1, "length")
+            if step % 3 == 0:  # redraws skip some chunks, as the throttle does
+                assert renderer.html(progress) == live_html(progress, show_logprobs)
+        progress.finish(0, "stop")
+        assert renderer.html(progress) == live_html(progress, show_logprobs)
+        final = live_html(progress)
+        for escaped in ("&lt;a", " &amp; ", "&quot;q&quot;", "&#x27;s", "&gt;\n"):
+            assert escaped in final
+
+
+def test_logprob_colouring_live_matches_the_finished_card():
+    from sgl_notebook.display.result import TokenLogprob, logprob_tokens_html
+
+    progress = StreamProgress(n=1, started_at=0.0)
+    tokens = [TokenLogprob(t, -0.2, (("b", -2.0),)) for t in ("a<", "b", " c")]
+    view = StreamView(progress, show_logprobs=True, mode="widget", clock=FakeClock(1.0))
+    view.start()
+    for t in tokens:
+        view.feed(0, t.token, [t])
+    assert logprob_tokens_html(tokens) in view._widget.value
