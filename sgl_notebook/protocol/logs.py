@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
 __all__ = [
+    "BodyLayouts",
     "SchedulerStats",
     "parse_sglang_batch_line",
     "parse_sglang_timestamp",
@@ -141,9 +142,136 @@ def split_pairs(body: str) -> dict[str, str]:
     return pairs
 
 
+# SchedulerStats' fields in order: records are built positionally, which costs half what keyword
+# arguments do on the hot path. The typed fields sit between ``raw`` and ``iteration``.
+_FIELD_NAMES = tuple(f.name for f in fields(SchedulerStats))
+POSITION = {name: index for index, name in enumerate(_FIELD_NAMES)}
+_UNSET_TYPED = (None,) * (len(_FIELD_NAMES) - 5)
+assert _FIELD_NAMES[:3] == ("kind", "timestamp", "raw")
+assert _FIELD_NAMES[-2:] == ("iteration", "source")
+
+# A typed field a body layout fills: (index of its value in the body, position among
+# SchedulerStats' fields, converter). A converter raises ValueError for text it does not take.
+FieldSpec = tuple[int, int, Callable[[str], Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Layout:
+    """One body shape: its keys in order, a regex that reads the values of a body with exactly
+    those keys, and the typed fields those values fill."""
+
+    keys: tuple[str, ...]
+    pattern: re.Pattern[str]
+    fields: tuple[FieldSpec, ...]
+
+
+# A layout's value has no "," and no ":", and neither has a layout's key: then a body the
+# layout's regex matches splits into the same pairs under :func:`split_pairs`.
+_VALUE = "([^,:]*)"
+
+
+class BodyLayouts:
+    """The ``key: value, …`` body shapes a log has shown, each read by one compiled regex.
+
+    A server logs the same few shapes over and over (its prefill line, its decode line) with only
+    the values changing. :meth:`record` tries the shapes learned so far -- one regex match and a
+    loop over the typed fields, instead of a Python loop over every part -- and returns None when
+    none fits; the caller then reads the body the careful way and hands its keys to :meth:`learn`.
+    A shape is compiled on its second sighting, so a stream of one-off garbage compiles nothing.
+    A value that a converter rejects also sends the body down the careful path, so a record never
+    depends on which path read it. Bounded; safe to share between threads (a race can at worst
+    compile a shape twice).
+    """
+
+    _MAX_SHAPES = 64  # learned shapes, and shapes seen once, kept before starting over
+
+    def __init__(self, fields_for: Callable[[tuple[str, ...]], tuple[FieldSpec, ...]]) -> None:
+        self._fields_for = fields_for
+        # (", " count, length of the first key) -> learned layouts of that outline (usually one)
+        self._layouts: dict[tuple[int, int], tuple[_Layout, ...]] = {}
+        self._learned = 0
+        self._seen_once: set[tuple[str, ...]] = set()
+
+    def record(
+        self, body: str, kind: str, timestamp: datetime | None, iteration: int | None, source: str
+    ) -> SchedulerStats | None:
+        """The record for a body of a learned shape, else None."""
+        layouts = self._layouts.get((body.count(", "), body.find(": ")))
+        if layouts is None:
+            return None
+        for layout in layouts:
+            match = layout.pattern.fullmatch(body)
+            if match is None:
+                continue
+            texts = match.groups()
+            pairs = dict(zip(layout.keys, texts))
+            args = [kind, timestamp, pairs, *_UNSET_TYPED, iteration, source]
+            try:
+                for index, position, convert in layout.fields:
+                    args[position] = convert(texts[index])
+            except ValueError:
+                return None  # a value for the careful path to judge
+            return SchedulerStats(*args)
+        return None
+
+    def learn(self, keys: tuple[str, ...]) -> None:
+        """Note the keys of a body read the careful way (any keys: a shape only has to be safe,
+        and it is when its keys are distinct and hold no ``","`` or ``":"``)."""
+        if not keys:
+            return
+        if keys not in self._seen_once:
+            if len(self._seen_once) >= self._MAX_SHAPES:
+                self._seen_once.clear()
+            self._seen_once.add(keys)
+            return
+        self._seen_once.discard(keys)
+        outline = (len(keys) - 1, len(keys[0]))
+        known = self._layouts.get(outline, ())
+        if (
+            any(layout.keys == keys for layout in known)
+            or len(set(keys)) < len(keys)
+            or any("," in key or ":" in key for key in keys)
+        ):
+            return
+        if self._learned >= self._MAX_SHAPES:
+            self._layouts, self._learned, known = {}, 0, ()
+        pattern = re.compile(", ".join(re.escape(key) + ": " + _VALUE for key in keys))
+        self._layouts[outline] = (_Layout(keys, pattern, self._fields_for(keys)), *known)[:4]
+        self._learned += 1
+
+
+def _graph_flag(text: str) -> bool:
+    """``"True"`` / ``"False"`` -> bool; anything else is not a flag (ValueError)."""
+    flag = _BOOLS.get(text)
+    if flag is None:
+        raise ValueError(text)
+    return flag
+
+
+def _sglang_fields(keys: tuple[str, ...]) -> tuple[FieldSpec, ...]:
+    """The typed fields a body with ``keys`` fills, exactly as :func:`_read_body` fills them."""
+    fields: list[FieldSpec] = []
+    for index, key in enumerate(keys):
+        spec = _KEYS.get(key)
+        if spec is not None:
+            fields.append((index, POSITION[spec[0]], spec[1]))
+        elif key.endswith(" graph"):
+            fields.append((index, POSITION["cuda_graph"], _graph_flag))
+    filled = {position for _, position, _ in fields}
+    for index, key in enumerate(keys):
+        spec = _FALLBACK_KEYS.get(key)
+        if spec is not None and POSITION[spec[0]] not in filled:
+            fields.append((index, POSITION[spec[0]], spec[1]))
+    return tuple(fields)
+
+
+_SGLANG_LAYOUTS = BodyLayouts(_sglang_fields)
+
+
 def _read_body(body: str) -> tuple[dict[str, str], dict[str, Any]]:
-    """The ``key: value`` pairs as logged, and the typed record fields, in one pass (the hot
-    path). A value that does not convert is left out of the fields; it stays in the pairs."""
+    """The ``key: value`` pairs as logged, and the typed record fields, one part at a time (the
+    careful path). A value that does not convert is left out of the fields; it stays in the
+    pairs."""
     pairs: dict[str, str] = {}
     values: dict[str, Any] = {}
     fallback = False
@@ -200,13 +328,17 @@ def parse_sglang_batch_line(line: str) -> SchedulerStats | None:
     body = rest[2:].rstrip()
     if body.endswith(","):
         body = body[:-1]
-    pairs, values = _read_body(body)
-    if not pairs:
-        return None
     if start > 0:
         timestamp, source = parse_sglang_timestamp(line[:start])
     else:
         timestamp, source = None, ""
+    record = _SGLANG_LAYOUTS.record(body, kind, timestamp, iteration, source)
+    if record is not None:
+        return record
+    pairs, values = _read_body(body)
+    if not pairs:
+        return None
+    _SGLANG_LAYOUTS.learn(tuple(pairs))
     try:
         return SchedulerStats(
             kind=kind,

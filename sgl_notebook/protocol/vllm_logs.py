@@ -24,7 +24,14 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sgl_notebook.protocol.logs import SchedulerStats, percent_to_fraction, split_pairs
+from sgl_notebook.protocol.logs import (
+    POSITION,
+    BodyLayouts,
+    FieldSpec,
+    SchedulerStats,
+    percent_to_fraction,
+    split_pairs,
+)
 
 __all__ = ["VLLM_STATS_MARKER", "parse_vllm_stats_line"]
 
@@ -80,6 +87,26 @@ def vllm_timestamp(prefix: str, year: int | None = None) -> datetime | None:
         return None
 
 
+def _vllm_fields(keys: tuple[str, ...]) -> tuple[FieldSpec, ...]:
+    """The typed fields a body with ``keys`` fills, in body order as the careful loop fills them."""
+    return tuple(
+        (index, POSITION[_KEYS[key][0]], _KEYS[key][1])
+        for index, key in enumerate(keys)
+        if key in _KEYS
+    )
+
+
+_VLLM_LAYOUTS = BodyLayouts(_vllm_fields)
+
+
+def _engine_head(prefix: str) -> str:
+    """``"… Engine 000: "`` -> ``"Engine 000"``; ``""`` when the prefix names no engine."""
+    if not prefix.endswith((": ", ": \n")):  # the regex needs one of these ends: skip it
+        return ""
+    head = _ENGINE_HEAD.search(prefix)
+    return head.group(1) if head else ""
+
+
 def parse_vllm_stats_line(line: str, *, year: int | None = None) -> SchedulerStats | None:
     """vLLM's ``Avg prompt throughput: …`` line -> ``SchedulerStats(kind="vllm")``, else None."""
     at = line.find(VLLM_STATS_MARKER)
@@ -89,7 +116,13 @@ def parse_vllm_stats_line(line: str, *, year: int | None = None) -> SchedulerSta
     body = line[at:].rstrip()
     if body.endswith("."):  # V0 ends its sentence with a period
         body = body[:-1]
+    timestamp = vllm_timestamp(prefix, year)
+    source = _engine_head(prefix)
+    record = _VLLM_LAYOUTS.record(body, "vllm", timestamp, None, source)
+    if record is not None:
+        return record
     pairs = split_pairs(body)
+    _VLLM_LAYOUTS.learn(tuple(pairs))
     values: dict[str, Any] = {}
     for key, text in pairs.items():
         spec = _KEYS.get(key)
@@ -99,11 +132,4 @@ def parse_vllm_stats_line(line: str, *, year: int | None = None) -> SchedulerSta
             values[spec[0]] = spec[1](text)
         except ValueError:
             continue
-    head = _ENGINE_HEAD.search(prefix)
-    return SchedulerStats(
-        kind="vllm",
-        timestamp=vllm_timestamp(prefix, year),
-        raw=pairs,
-        source=head.group(1) if head else "",
-        **values,
-    )
+    return SchedulerStats(kind="vllm", timestamp=timestamp, raw=pairs, source=source, **values)

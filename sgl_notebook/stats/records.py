@@ -15,7 +15,7 @@ True
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Union
 
@@ -53,7 +53,10 @@ def _phase_event(line: str, dialect: str) -> PhaseEvent | None:
             timestamp, _ = parse_sglang_timestamp(line[: close + 2])
             if timestamp is not None:
                 event = parse_phase_line(line[close + 2 :], dialect)
-                return None if event is None else replace(event, timestamp=timestamp)
+                if event is None:
+                    return None
+                # every PhaseEvent field, with our timestamp (dataclasses.replace costs ~3x)
+                return PhaseEvent(event.phase, event.message, event.progress, timestamp)
     return parse_phase_line(line, dialect)
 
 

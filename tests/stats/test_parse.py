@@ -181,3 +181,65 @@ def test_bad_values_stay_raw_and_do_not_raise() -> None:
     assert record.timestamp is None  # month 13 is not a date
     assert record.running_req is None and record.raw["#running-req"] == "many"
     assert record.cuda_graph is None and record.num_token == 64 and record.queue_req == -3
+
+
+def _same(a: object, b: object) -> bool:
+    """Equal, down to raw's key order and each value's type (repr shows both)."""
+    return repr(a) == repr(b)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        rec.LEGACY_PREFILL_HIT,
+        rec.LEGACY_DECODE,
+        rec.V0410_PREFILL,
+        rec.V0410_DECODE,
+        rec.V054_DECODE,
+        rec.V0523_PREFILL,
+        rec.V0523_PREFILL_MS_REORDERED,
+        rec.SWA_PREFILL_0410,
+        rec.SWA_DECODE_0410,
+        rec.MAMBA_PREFILL_0523,
+        rec.PD_PREFILL_0410,
+        rec.VLLM_V1,
+        rec.VLLM_V1_NEWEST_DP,
+        rec.VLLM_V0,
+    ],
+)
+def test_learned_body_shapes_read_like_the_careful_path(line: str) -> None:
+    # A body shape is compiled on its second sighting and read by its regex from the third on.
+    first = parse_line(line)
+    assert isinstance(first, SchedulerStats)
+    for _ in range(3):
+        assert _same(parse_line(line), first)
+
+
+def test_values_a_learned_shape_cannot_convert_go_the_careful_way() -> None:
+    good = (
+        "[2025-07-28 04:59:51] Decode batch. #running-req: 3, #token: 64, token usage: 0.01, "
+        "cuda graph: True, gen throughput (token/s): 5.96, #queue-req: 0, "
+    )
+    for _ in range(3):
+        assert stats(good).cuda_graph is True  # the shape is learned
+    odd = stats(
+        good.replace("#running-req: 3", "#running-req: many")
+        .replace("cuda graph: True", "cuda graph: maybe")
+        .replace("#token: 64", "#token: ")
+    )
+    assert (odd.running_req, odd.cuda_graph, odd.num_token, odd.gen_throughput) == (
+        None,
+        None,
+        None,
+        5.96,
+    )
+    assert odd.raw["#running-req"] == "many" and odd.raw["#token"] == ""
+    fallback = (
+        "[2025-07-28 04:59:51] Decode batch. #running-req: 3, #full token: 64, "
+        "full token usage: 0.50, token usage: 0.25, #queue-req: 0"
+    )
+    for _ in range(3):
+        record = stats(fallback)
+        assert (record.num_token, record.token_usage) == (64, 0.25)  # plain key wins
+    broken = stats(fallback.replace("token usage: 0.25", "token usage: x"))
+    assert broken.token_usage == 0.5  # the fallback fills what the plain key could not

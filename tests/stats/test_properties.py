@@ -182,3 +182,12 @@ def test_access_lines_round_trip(
         status,
         when,
     )
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(TEXTISH, sglang_records().map(lambda case: case[0])))
+def test_a_line_parses_the_same_every_time(text: str) -> None:
+    # The second sighting of a body shape compiles it; later ones are read by its regex.
+    first = repr(parse_line(text))
+    for _ in range(3):
+        assert repr(parse_line(text)) == first
