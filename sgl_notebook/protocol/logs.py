@@ -151,7 +151,8 @@ assert _FIELD_NAMES[:3] == ("kind", "timestamp", "raw")
 assert _FIELD_NAMES[-2:] == ("iteration", "source")
 
 # A typed field a body layout fills: (index of its value in the body, position among
-# SchedulerStats' fields, converter). A converter raises ValueError for text it does not take.
+# SchedulerStats' fields, converter). A converter raises ValueError (or KeyError, for a lookup
+# table's ``__getitem__``) for text it does not take.
 FieldSpec = tuple[int, int, Callable[[str], Any]]
 
 
@@ -209,7 +210,7 @@ class BodyLayouts:
             try:
                 for index, position, convert in layout.fields:
                     args[position] = convert(texts[index])
-            except ValueError:
+            except (ValueError, KeyError):
                 return None  # a value for the careful path to judge
             return SchedulerStats(*args)
         return None
@@ -240,12 +241,8 @@ class BodyLayouts:
         self._learned += 1
 
 
-def _graph_flag(text: str) -> bool:
-    """``"True"`` / ``"False"`` -> bool; anything else is not a flag (ValueError)."""
-    flag = _BOOLS.get(text)
-    if flag is None:
-        raise ValueError(text)
-    return flag
+# "True" / "False" -> bool; anything else raises KeyError (a C call: no Python frame per line)
+_graph_flag = _BOOLS.__getitem__
 
 
 def _sglang_fields(keys: tuple[str, ...]) -> tuple[FieldSpec, ...]:
@@ -315,17 +312,17 @@ def parse_sglang_batch_line(line: str) -> SchedulerStats | None:
         kind, start = "decode", at - 6
     else:
         return None
-    rest = line[at + 6 :]
+    end = at + 6  # of the head so far
     iteration: int | None = None
-    if rest.startswith(" ["):
-        match = _HEAD_ITERATION.match(rest)
+    if line.startswith(" [", end):
+        match = _HEAD_ITERATION.match(line, end)
         if match is None:
             return None
         iteration = int(match.group(1))
-        rest = rest[match.end() :]
-    if rest[:2] not in (". ", ", "):
+        end = match.end()
+    if line[end : end + 2] not in (". ", ", "):
         return None
-    body = rest[2:].rstrip()
+    body = line[end + 2 :].rstrip()
     if body.endswith(","):
         body = body[:-1]
     if start > 0:

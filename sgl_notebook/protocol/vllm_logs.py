@@ -41,17 +41,14 @@ _TIME = re.compile(r"(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)(?:[.,](\d{1,6}))?")
 _ENGINE_HEAD = re.compile(r"(Engine \d+|\d+ Engines Aggregated): $")
 
 
-def _leading_number(text: str) -> str:
-    """``"5.7 tokens/s"`` -> ``"5.7"``; ``"1 reqs"`` -> ``"1"``."""
-    return text.split(" ", 1)[0]
-
-
 def _float(text: str) -> float:
-    return float(_leading_number(text))
+    """``"5.7 tokens/s"`` -> ``5.7`` (the leading number)."""
+    return float(text.split(" ", 1)[0])
 
 
 def _int(text: str) -> int:
-    return int(_leading_number(text))
+    """``"1 reqs"`` -> ``1`` (the leading number)."""
+    return int(text.split(" ", 1)[0])
 
 
 _KEYS: dict[str, tuple[str, Callable[[str], Any]]] = {
