@@ -8,10 +8,14 @@ Baselines: the raw client printing each delta, as SGLang's docs do
 
     python benchmarks/bench_magics.py [--model smollm2|PATH] [--tokens 256] [--rounds 3]
 
-Prints the medians and the ratios ``%%sgl / raw``. The live view costs a fixed amount per
-redraw (~1 ms of kernel CPU: the widget's comm message through ipykernel's IOPub thread), at
-most ``SglMagics.update_rate`` redraws a second (default 10), so its share per token falls as
-the server gets faster. ``%%sgl 20/s`` runs with ``update_rate = 20`` to show the trade-off.
+Prints the medians, the stream's token rate, and the ratios ``%%sgl / raw``. ``%%sgl`` parses
+the chunks as plain dicts (the raw client builds a pydantic object per chunk), so its own
+per-token path is cheaper than the raw client's; the live view then costs a fixed amount per
+redraw (~0.8 ms of kernel CPU, nearly all of it the widget's one comm message through
+ipykernel's IOPub thread: waking it, serialising, signing), at most ``SglMagics.update_rate``
+redraws a second (default 10). Its share per token therefore depends on the token rate: small
+on a fast stream, largest when tokens come about as often as redraws (~10-20 tok/s).
+``%%sgl 20/s`` runs with ``update_rate = 20`` to show the trade-off.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ PROMPT = "Write a long story about a lighthouse keeper and a storm."
 RAW = """
 import time, openai, json
 _client = openai.OpenAI(base_url={url!r} + "/v1", api_key="EMPTY", max_retries=0)
-_t0 = time.process_time(); _n = 0; _text = ""
+_t0 = time.process_time(); _w0 = time.perf_counter(); _n = 0; _text = ""
 for _chunk in _client.chat.completions.create(
     model="m", messages=[{{"role": "user", "content": {prompt!r}}}], max_tokens={tokens},
     temperature=0, stream=True, stream_options={{"include_usage": True}},
@@ -41,21 +45,25 @@ for _chunk in _client.chat.completions.create(
         {show}
     if _chunk.usage:
         _n = _chunk.usage.completion_tokens
-print("\\nRESULT", json.dumps([time.process_time() - _t0, _n]))
+print("\\nRESULT", json.dumps([time.process_time() - _t0, _n, time.perf_counter() - _w0]))
 """
 
 MAGIC = """
 import time, json
 get_ipython().run_line_magic("config", "SglMagics.update_rate = {rate}")
-_t0 = time.process_time()
+_t0 = time.process_time(); _w0 = time.perf_counter()
 get_ipython().run_cell_magic("sgl", "--max-tokens {tokens} --temperature 0 -o _r", {prompt!r})
-print("RESULT", json.dumps([time.process_time() - _t0, _r.usage["completion_tokens"]]))
+_cpu, _wall = time.process_time() - _t0, time.perf_counter() - _w0
+print("RESULT", json.dumps([_cpu, _r.usage["completion_tokens"], _wall]))
 """
 
 
-def _measure(kernel: KernelSession, code: str) -> float:
+def _measure(kernel: KernelSession, code: str, rates: list[float] | None = None) -> float:
+    """Kernel CPU seconds per token of one run; its token rate (tokens / wall s) into ``rates``."""
     out = kernel.ok(code, timeout=600).stdout()
-    cpu, tokens = json.loads(out.rsplit("RESULT", 1)[1])
+    cpu, tokens, wall = json.loads(out.rsplit("RESULT", 1)[1])
+    if rates is not None:
+        rates.append(int(tokens) / max(float(wall), 1e-9))
     return float(cpu) / max(int(tokens), 1)
 
 
@@ -85,16 +93,18 @@ def main() -> None:
         _measure(kernel, codes["%%sgl"])  # warm-up: imports, client, prefix cache
         _measure(kernel, codes["raw, silent"])
         samples: dict[str, list[float]] = {name: [] for name in codes}
+        rates: list[float] = []
         for _ in range(args.rounds):
             for name, code in codes.items():
-                samples[name].append(_measure(kernel, code))
+                samples[name].append(_measure(kernel, code, rates))
     finally:
         kernel.close()
         server.stop()
     medians = {name: statistics.median(values) for name, values in samples.items()}
     print(
         f"kernel CPU per streamed token, {args.tokens} tokens x {args.rounds} rounds, "
-        f"model {args.model}"
+        f"model {args.model}, streams at {statistics.median(rates):.0f} tok/s "
+        f"({min(rates):.0f}-{max(rates):.0f})"
     )
     for name, value in medians.items():
         print(

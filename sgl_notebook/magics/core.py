@@ -67,8 +67,9 @@ class SglMagics(Magics):
     stream = Bool(
         True, config=True, help="Stream answers token by token (False: wait for the whole answer)."
     )
-    # Each redraw costs the kernel ~1 ms of CPU (a comm message through ipykernel's IOPub
-    # thread), whatever the token rate: 10 a second reads smoothly at half the cost of 20.
+    # Each redraw costs the kernel ~0.8 ms of CPU (one comm message through ipykernel's IOPub
+    # thread; building it is incremental and cheap), whatever the token rate: 10 a second reads
+    # smoothly at half the cost of 20 (benchmarks/bench_magics.py).
     update_rate = Float(
         10.0, config=True, help="Most redraws per second of a streaming answer (1-60)."
     )
