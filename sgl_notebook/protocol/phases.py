@@ -15,6 +15,7 @@ True
 from __future__ import annotations
 
 import enum
+import functools
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -67,6 +68,16 @@ _TQDM = re.compile(
 # uvicorn's ``INFO:     `` level prefix (after SGLang's timestamp or vLLM's pid tag)
 _UVICORN_LEVEL = re.compile(r"^(?:DEBUG|INFO|WARNING|ERROR|CRITICAL):\s+")
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_GRAPH_CAPTURE = re.compile(r"Capture (?:\w+ )*(?:cuda|CUDA|CPU|NPU) graph")
+_KV_TOKENS = re.compile(r"#tokens: (\d+)")
+# First characters a level name can start with (a cheap test before the prefix regexes).
+_LEVEL_INITIALS = frozenset("DIWEC")
+
+
+@functools.lru_cache(maxsize=256)
+def _strptime(text: str, fmt: str) -> datetime:
+    # Consecutive log lines share their timestamp, and strptime costs microseconds.
+    return datetime.strptime(text, fmt)
 
 
 def split_log_prefix(line: str, dialect: str = "sglang") -> tuple[datetime | None, str]:
@@ -75,20 +86,25 @@ def split_log_prefix(line: str, dialect: str = "sglang") -> tuple[datetime | Non
     >>> split_log_prefix("[2025-07-28 04:59:51 TP0] Prefill batch.")
     (datetime.datetime(2025, 7, 28, 4, 59, 51), 'Prefill batch.')
     """
-    line = _ANSI.sub("", line).rstrip("\r\n")
+    if "\x1b" in line:
+        line = _ANSI.sub("", line)
+    line = line.rstrip("\r\n")
     # tqdm redraws with carriage returns; the last segment is what is on screen.
     if "\r" in line:
         parts = [part for part in line.split("\r") if part.strip()]
         line = parts[-1] if parts else ""
-    match = _SGLANG_PREFIX.match(line)
+    first = line[:1]
+    match = _SGLANG_PREFIX.match(line) if first == "[" else None
     if match:
-        when = datetime.strptime(match["ts"], "%Y-%m-%d %H:%M:%S")
+        when = _strptime(match["ts"], "%Y-%m-%d %H:%M:%S")
         if match["ms"]:
             when = when.replace(microsecond=int(match["ms"].ljust(6, "0")))
         return when, line[match.end() :]
+    if first != "(" and first not in _LEVEL_INITIALS:
+        return None, line
     match = _VLLM_PREFIX.match(line)
     if match:
-        month_day_time = datetime.strptime(match["ts"], "%m-%d %H:%M:%S")
+        month_day_time = _strptime(match["ts"], "%m-%d %H:%M:%S")
         # vLLM prints no year; assume this year (a launch does not straddle New Year's Eve).
         return month_day_time.replace(year=datetime.now().year), line[match.end() :]
     match = _VLLM_PROC_ONLY.match(line)
@@ -118,8 +134,28 @@ _FAILURE_MARKERS: tuple[tuple[str, str], ...] = (
 )
 
 
+# One search instead of a loop of substring tests: most lines are not failures.
+_FAILURE_PATTERN = re.compile("|".join(re.escape(marker) for marker, _ in _FAILURE_MARKERS))
+_FAILURE_REASONS = dict(_FAILURE_MARKERS)
+
+# Every SGLang startup message starts with one of these or contains one of the others; anything
+# else is rejected with two C-level calls before the chain of tests below.
+_SGLANG_STARTS = (
+    "The server is fired up and ready to roll",
+    "server_args=",
+    "Init torch distributed begin",
+    "Load weight begin",
+    "Load weight end",
+    "Memory pool end",
+    "Capture ",
+    "max_total_num_tokens=",
+)
+_SGLANG_CONTAINS = ("KV Cache is allocated", "VA upper bound", "Uvicorn running on",
+                    "Application startup complete")
+
+
 def _tqdm_event(message: str, when: datetime | None) -> PhaseEvent | None:
-    match = _TQDM.match(message)
+    match = _TQDM.match(message) if "%" in message else None
     if not match:
         return None
     desc = match["desc"].strip()
@@ -139,6 +175,11 @@ def _tqdm_event(message: str, when: datetime | None) -> PhaseEvent | None:
 
 
 def _sglang_event(message: str, when: datetime | None) -> PhaseEvent | None:
+    if not message.startswith(_SGLANG_STARTS) and not any(
+        marker in message for marker in _SGLANG_CONTAINS
+    ):
+        return None
+
     def event(phase: LaunchPhase, text: str, progress: float | None = None) -> PhaseEvent:
         return PhaseEvent(phase, text, progress, when)
 
@@ -153,12 +194,12 @@ def _sglang_event(message: str, when: datetime | None) -> PhaseEvent | None:
     if message.startswith("Load weight end"):
         return event(LaunchPhase.LOADING_WEIGHTS, "Weights loaded", 1.0)
     if "KV Cache is allocated" in message or "VA upper bound" in message:
-        tokens = re.search(r"#tokens: (\d+)", message)
+        tokens = _KV_TOKENS.search(message)
         text = f"KV cache allocated ({tokens[1]} tokens)" if tokens else "KV cache allocated"
         return event(LaunchPhase.KV_CACHE, text)
     if message.startswith("Memory pool end"):
         return event(LaunchPhase.KV_CACHE, "Memory pool ready")
-    if re.match(r"Capture (?:\w+ )*(?:cuda|CUDA|CPU|NPU) graph", message):
+    if _GRAPH_CAPTURE.match(message):
         done = " end" in message or "end." in message
         return event(
             LaunchPhase.GRAPH_CAPTURE,
@@ -213,12 +254,14 @@ def parse_phase_line(line: str, dialect: str = "sglang") -> PhaseEvent | None:
     """
     try:
         when, message = split_log_prefix(line, dialect)
-        message = _UVICORN_LEVEL.sub("", message)
+        if message[:1] in _LEVEL_INITIALS:
+            message = _UVICORN_LEVEL.sub("", message)
         if not message.strip():
             return None
-        for marker, reason in _FAILURE_MARKERS:
-            if marker in message:
-                return PhaseEvent(LaunchPhase.FAILED, f"Failed: {reason}", None, when)
+        failure = _FAILURE_PATTERN.search(message)
+        if failure is not None:
+            reason = _FAILURE_REASONS[failure[0]]
+            return PhaseEvent(LaunchPhase.FAILED, f"Failed: {reason}", None, when)
         tqdm = _tqdm_event(message, when)
         if tqdm is not None:
             return tqdm
