@@ -119,6 +119,20 @@ def _sampling(spec: CellSpec, defaults: Defaults) -> dict[str, Any]:
     return out
 
 
+def _openai_body(
+    spec: CellSpec, defaults: Defaults, *, rid: str, model: str, stream: bool
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """What chat and completion requests share: the body and its SGLang ``extra_body``."""
+    body: dict[str, Any] = {"model": model, "stream": stream, **_sampling(spec, defaults)}
+    extra: dict[str, Any] = {"rid": rid}
+    if stream:
+        body["stream_options"] = {"include_usage": True}
+    if spec.constraint_regex:
+        extra["regex"] = spec.constraint_regex
+    body["extra_body"] = extra
+    return body, extra
+
+
 def chat_request(
     spec: CellSpec,
     messages: list[dict[str, str]],
@@ -130,17 +144,8 @@ def chat_request(
     stream: bool = True,
 ) -> dict[str, Any]:
     """Keyword arguments for ``openai.OpenAI().chat.completions.create``."""
-    body: dict[str, Any] = {
-        "model": model,
-        "messages": messages,
-        "stream": stream,
-        **_sampling(spec, defaults),
-    }
-    extra: dict[str, Any] = {"rid": rid}
-    if stream:
-        body["stream_options"] = {"include_usage": True}
-    if spec.constraint_regex:
-        extra["regex"] = spec.constraint_regex
+    body, _ = _openai_body(spec, defaults, rid=rid, model=model, stream=stream)
+    body["messages"] = messages
     if schema is not None:
         body["response_format"] = {
             "type": "json_schema",
@@ -149,7 +154,6 @@ def chat_request(
     if spec.logprobs:
         body["logprobs"] = True
         body["top_logprobs"] = defaults.top_logprobs
-    body["extra_body"] = extra
     return body
 
 
@@ -164,22 +168,12 @@ def completion_request(
     stream: bool = True,
 ) -> dict[str, Any]:
     """Keyword arguments for ``openai.OpenAI().completions.create``."""
-    body: dict[str, Any] = {
-        "model": model,
-        "prompt": prompt,
-        "stream": stream,
-        **_sampling(spec, defaults),
-    }
-    extra: dict[str, Any] = {"rid": rid}
-    if stream:
-        body["stream_options"] = {"include_usage": True}
-    if spec.constraint_regex:
-        extra["regex"] = spec.constraint_regex
+    body, extra = _openai_body(spec, defaults, rid=rid, model=model, stream=stream)
+    body["prompt"] = prompt
     if schema is not None:
         extra["json_schema"] = json.dumps(schema)
     if spec.logprobs:
         body["logprobs"] = defaults.top_logprobs
-    body["extra_body"] = extra
     return body
 
 
