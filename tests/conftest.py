@@ -14,3 +14,15 @@ pytest_plugins = [
     "tests.fixtures.tiny_model",
     "tests.fixtures.engine_servers",
 ]
+
+
+def pytest_unconfigure(config) -> None:  # noqa: ANN001 - pytest's hook signature
+    """Widgets the in-process display tests made outlive the session; at interpreter shutdown
+    ipywidgets' ``__del__`` would try to close their comms through a half-torn-down ipykernel
+    and print "Exception ignored" tracebacks after pytest's summary. Nothing is left to close
+    by then, so their finalizer is switched off."""
+    import sys
+
+    widget_module = sys.modules.get("ipywidgets.widgets.widget")
+    if widget_module is not None:
+        widget_module.Widget.__del__ = lambda self: None

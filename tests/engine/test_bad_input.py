@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -11,6 +10,7 @@ import time
 import pytest
 import requests
 
+from sgl_notebook.server.ports import port_is_free
 from tests.fixtures.engine_servers import engine_command, free_port, start_engine
 
 
@@ -145,8 +145,9 @@ def test_missing_model_path_fails_fast_with_a_clear_message(tmp_path):
     assert f"{missing} is not a local folder" in proc.stderr
     assert "Traceback" not in proc.stderr
     # Nothing left listening on the port.
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", port))
+    # A new server could bind the port (connections the old one closed may linger in
+    # TIME_WAIT; servers bind with SO_REUSEADDR, so those do not count).
+    assert port_is_free("127.0.0.1", port)
 
 
 def test_port_in_use_exits_non_zero_with_uvicorns_line(tiny_engine, tiny_model_dir):
