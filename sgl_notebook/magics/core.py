@@ -272,12 +272,22 @@ class SglMagics(Magics):
             targets = self.book.all()
         else:
             targets = [self.book.get(n) for n in spec.names] if spec.names else [self.book.get()]
-        stopped = []
+        from sgl_notebook.server.errors import ServerStoppedError, SglNotebookError
+
+        stopped, saved = [], None
         for server in targets:
-            server.stop()
+            try:
+                saved = server.stop(save_log=spec.save_log)
+            except ServerStoppedError as exc:  # stopped, but its log had gone already
+                self.book.remove(str(server.name))
+                raise SglUsageError(f"%sgl stop: {exc}") from None
+            except SglNotebookError as exc:  # a bad --save-log path: nothing was stopped
+                raise SglUsageError(f"%sgl stop: {exc}") from None
             self.book.remove(str(server.name))
             stopped.append(str(server.name))
         print(f"stopped: {', '.join(stopped)}" if stopped else "no server to stop")
+        if saved is not None:
+            print(f"log saved to {saved} (read it back with sgl_notebook.stats.from_log)")
         return None  # type: ignore[return-value]
 
     def _use(self, spec: UseSpec) -> ServerCard:

@@ -238,6 +238,7 @@ class LaunchSpec:
 class StopSpec:
     names: tuple[str, ...] = ()
     all: bool = False
+    save_log: str | None = None
 
 
 @dataclass(frozen=True)
@@ -307,6 +308,9 @@ def _build_parsers() -> dict[str, SglArgumentParser]:
     stop = p["stop"] = _parser("stop", "Stop servers (default: the current one).")
     stop.add_argument("names", nargs="*", help="server names")
     stop.add_argument("--all", action="store_true", help="stop every server this kernel started")
+    stop.add_argument(
+        "--save-log", metavar="PATH", help="copy the server's whole log to PATH before it goes"
+    )
     p["list"] = _parser("list", "Table of the servers this kernel knows.")
     use = p["use"] = _parser(
         "use", "Make a server the current one (also the frontend language's default backend)."
@@ -377,7 +381,9 @@ def parse_line(line: str) -> Any:
     if command == "stop":
         if args.all and args.names:
             raise SglUsageError("%sgl stop: give names or --all, not both.")
-        return StopSpec(tuple(args.names), args.all)
+        if args.save_log and (args.all or len(args.names) > 1):
+            raise SglUsageError("%sgl stop: --save-log takes one server (one log per file).")
+        return StopSpec(tuple(args.names), args.all, args.save_log)
     if command == "list":
         return ListSpec()
     if command == "use":

@@ -205,8 +205,8 @@ class BodyLayouts:
             if match is None:
                 continue
             texts = match.groups()
-            pairs = dict(zip(layout.keys, texts))
-            args = [kind, timestamp, pairs, *_UNSET_TYPED, iteration, source]
+            pairs = dict(zip(layout.keys, texts, strict=False))  # one group per key
+            args: list[Any] = [kind, timestamp, pairs, *_UNSET_TYPED, iteration, source]
             try:
                 for index, position, convert in layout.fields:
                     args[position] = convert(texts[index])

@@ -89,21 +89,26 @@ class ServerProcess:
     def is_alive(self) -> bool:
         return self.popen.poll() is None
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """Terminate the tree, wait, kill; drop the record, the watchdog and the log file."""
+    def stop(self, timeout: float = 10.0, save_log: Path | None = None) -> None:
+        """Terminate the tree, wait, kill; drop the record, the watchdog and the log file
+        (copied first to ``save_log``, shutdown lines included, when given)."""
         terminate_tree(self.popen.pid, self.record.pgid, timeout=timeout)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.popen.wait(timeout=5)
         self.pump.close()
-        if self.watchdog is not None and self.watchdog.poll() is None:
-            self.watchdog.terminate()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.watchdog.wait(timeout=5)
-        remove_record(self.record.id)
-        for path in (self.pump.log_path, self.pump.rotated_path):
-            if path is not None:
-                with contextlib.suppress(OSError):
-                    path.unlink()
+        try:
+            if save_log is not None:
+                self.pump.save(save_log)
+        finally:  # a failed copy still leaves nothing behind
+            if self.watchdog is not None and self.watchdog.poll() is None:
+                self.watchdog.terminate()
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    self.watchdog.wait(timeout=5)
+            remove_record(self.record.id)
+            for path in (self.pump.log_path, self.pump.rotated_path):
+                if path is not None:
+                    with contextlib.suppress(OSError):
+                        path.unlink()
 
 
 def _slug(text: str) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import subprocess
 import threading
 from collections import deque
@@ -123,6 +124,21 @@ class LogPump:
         for thread in self._threads:
             if thread is not threading.current_thread():
                 thread.join(timeout)
+
+    def save(self, target: Path) -> Path:
+        """Copy the whole log kept on disk (the rotated part, then the current file) to
+        ``target``; raises ``FileNotFoundError`` when the log file is gone."""
+        if self.log_path is None or not self.log_path.exists():
+            raise FileNotFoundError(self.log_path)
+        with self._lock:  # no line is half-written while we copy
+            if self._log is not None:
+                self._log.flush()
+            with open(target, "wb") as out:
+                for part in (self.rotated_path, self.log_path):
+                    if part is not None and part.exists():
+                        with open(part, "rb") as src:
+                            shutil.copyfileobj(src, out)
+        return target
 
     def close(self) -> None:
         """Wait briefly for the pipes to drain, then close the log file."""

@@ -7,6 +7,7 @@ URL. Either way ``client()``, ``backend()``, ``generate()`` and ``chat()`` carry
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -191,6 +192,23 @@ class Server:
         """The last ``n`` log lines (managed servers; connected ones have none here)."""
         return self._process.pump.lines(n) if self._process is not None else []
 
+    def save_log(self, path: str | os.PathLike[str]) -> Path:
+        """Write this server's whole log to ``path`` and return it, e.g. for
+        ``sgl_notebook.stats.from_log`` post-mortems. Works while the server runs and after it
+        exits on its own; ``stop()`` deletes the log, so use ``stop(save_log=path)`` there."""
+        target = log_target(path)
+        if self._process is None:
+            raise SglNotebookError(
+                f"server {self.name!r} was started elsewhere (connect()); its log is where it runs"
+            )
+        try:
+            return self._process.pump.save(target)
+        except FileNotFoundError:
+            raise ServerStoppedError(
+                f"the log of server {self.name!r} is gone: stop() deletes it. Pass "
+                "stop(save_log=path) to keep a copy; server.logs() still has the last lines"
+            ) from None
+
     def wait_ready(self, timeout: float = 600.0) -> Server:
         """Block until the server answers its health check (launch already waited for it)."""
         self._ensure_running()
@@ -206,14 +224,29 @@ class Server:
 
     # -- lifecycle ----------------------------------------------------------------------
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """Terminate the whole process tree (managed) or forget the server (connected)."""
+    def stop(
+        self, timeout: float = 10.0, save_log: str | os.PathLike[str] | None = None
+    ) -> Path | None:
+        """Terminate the whole process tree (managed) or forget the server (connected).
+
+        The server's log file is deleted with it; ``save_log=path`` first copies the whole log,
+        shutdown lines included, to ``path`` and returns that path.
+        """
+        target = None if save_log is None else log_target(save_log)
+        lost_log = False
+        if target is not None and self._process is None:
+            raise SglNotebookError(
+                f"server {self.name!r} was started elsewhere (connect()); its log is where it runs"
+            )
         with self._lock:
             if self._idle is not None:
                 self._idle.stop()
                 self._idle = None
             if self._process is not None:
-                self._process.stop(timeout=timeout)
+                try:
+                    self._process.stop(timeout=timeout, save_log=target)
+                except FileNotFoundError:  # stopped before (idle shutdown): the log went then
+                    lost_log, target = True, None
             else:
                 remove_record(self.record.id)
             if self.status != "idle-stopped":
@@ -224,6 +257,12 @@ class Server:
         from sgl_notebook.server import api
 
         api.forget(self)
+        if lost_log:
+            raise ServerStoppedError(
+                f"server {self.name!r} is stopped, but its log was deleted when it stopped "
+                "earlier (idle shutdown or stop()); server.logs() still has the last lines"
+            )
+        return target
 
     def _stop_for_idle(self, idle_for: float) -> None:
         with self._lock:
@@ -353,3 +392,14 @@ class Server:
     def is_registered(self) -> bool:
         return record_is_alive(self.record)
 
+
+def log_target(path: str | os.PathLike[str]) -> Path:
+    """Where a log copy goes: a file path whose folder exists (checked before anything stops)."""
+    target = Path(path).expanduser()
+    if target.is_dir():
+        raise SglNotebookError(f"{str(target)!r} is a folder; give a file name for the log")
+    if not target.parent.is_dir():
+        raise SglNotebookError(
+            f"cannot save the log to {str(target)!r}: that folder does not exist"
+        )
+    return target

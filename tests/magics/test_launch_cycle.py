@@ -14,7 +14,7 @@ def _children() -> set[int]:
     return {p.pid for p in psutil.Process().children(recursive=True)}
 
 
-def test_launch_use_list_logs_info_flush_stop(ipshell, magics, tiny_model_dir, capsys):
+def test_launch_use_list_logs_info_flush_stop(ipshell, magics, tiny_model_dir, tmp_path, capsys):
     before = _children()
     result = run(ipshell, f"%sgl launch {tiny_model_dir} --engine cpu --name magic-tiny")
     assert result.error_in_exec is None, result.error_in_exec
@@ -47,9 +47,21 @@ def test_launch_use_list_logs_info_flush_stop(ipshell, magics, tiny_model_dir, c
 
     assert global_config.default_backend.base_url == server.url
 
-    run(ipshell, "%sgl stop")
-    assert "stopped: magic-tiny" in capsys.readouterr().out
+    # a log copy to a folder that does not exist: a usage error before anything stops
+    bad = run(ipshell, f"%sgl stop --save-log {tmp_path / 'nope' / 'tiny.log'}")
+    assert isinstance(bad.error_in_exec, errors.SglUsageError)
+    assert "that folder does not exist" in str(bad.error_in_exec)
+    assert server.is_alive() and magics.book.get() is server
+
+    saved = tmp_path / "tiny.log"
+    run(ipshell, f"%sgl stop --save-log {saved}")
+    out = capsys.readouterr().out
+    assert "stopped: magic-tiny" in out and f"log saved to {saved}" in out
     assert not server.is_alive()
+    from sgl_notebook.stats import from_log
+
+    kinds = {point.kind for point in from_log(saved).points()}
+    assert "prefill" in kinds, kinds  # the %%sgl answer's prefill, read back from the copy
     assert _children() - before == set()  # nothing left running
     result = run(ipshell, "%%sgl\nHi")
     assert isinstance(result.error_in_exec, errors.NoServerError)

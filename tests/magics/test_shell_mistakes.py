@@ -17,6 +17,7 @@ from tests.magics.conftest import run
         ("%sgl lauch", errors.UnknownSubcommandError, "Did you mean 'launch'"),
         ("%sgl use nothere", errors.UnknownServerError, "No server named 'nothere'"),
         ("%sgl stop ghost", errors.UnknownServerError, "ghost"),
+        ("%sgl stop --all --save-log x.log", errors.SglUsageError, "--save-log takes one server"),
         ("%sgl session reset nope", errors.UnknownSessionError, "No session named 'nope'"),
         ("%sgl logs", errors.NoServerError, "No server yet"),
     ],

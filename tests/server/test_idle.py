@@ -37,7 +37,7 @@ def test_idle_stop_then_transparent_restart(fake_python: str) -> None:
         server.stop()
 
 
-def test_requests_seen_in_the_log_keep_it_alive(fake_python: str) -> None:
+def test_requests_seen_in_the_log_keep_it_alive(fake_python: str, tmp_path) -> None:
     server = sn.launch("org/ok", engine="sglang", python=fake_python, idle_timeout=1.5)
     try:
         # requests from another client (only visible as access lines in the log)
@@ -46,6 +46,11 @@ def test_requests_seen_in_the_log_keep_it_alive(fake_python: str) -> None:
             time.sleep(0.4)
         assert server.status == "ready" and server.is_alive()
         assert wait_for(lambda: server.status == "idle-stopped")
+        # the idle shutdown took its log file: asking for a copy now says so
+        with pytest.raises(ServerStoppedError, match="deleted when it stopped earlier"):
+            server.stop(save_log=tmp_path / "after-idle.log")
+        assert not (tmp_path / "after-idle.log").exists()
+        assert server.status == "idle-stopped" and not server.is_alive()
     finally:
         server.stop()
 

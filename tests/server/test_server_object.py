@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -68,7 +69,7 @@ def test_connect_bad_inputs() -> None:
         sn.connect("http://127.0.0.1:9")  # discard port: nothing listens
 
 
-def test_a_server_that_died_says_so_and_can_restart(fake_python: str) -> None:
+def test_a_server_that_died_says_so_and_can_restart(fake_python: str, tmp_path) -> None:
     import psutil
 
     from sgl_notebook.server.errors import ServerStoppedError
@@ -79,5 +80,48 @@ def test_a_server_that_died_says_so_and_can_restart(fake_python: str) -> None:
         with pytest.raises(ServerStoppedError, match="exited on its own .*Last log lines"):
             server.generate("x")
         assert server.status == "exited"
+        # its log outlives the crash, for a post-mortem
+        assert "fired up and ready" in server.save_log(tmp_path / "crash.log").read_text()
         server.restart()
         assert server.generate("x").text == " Paris"
+
+
+def test_save_log_while_running_and_on_stop(fake_python: str, tmp_path) -> None:
+    from sgl_notebook.server.errors import ServerStoppedError
+    from sgl_notebook.stats import from_log
+
+    server = sn.launch("org/ok", engine="sglang", python=fake_python, name="logged")
+    try:
+        assert server.generate("x").text == " Paris"
+        live = server.save_log(tmp_path / "live.log")
+        text = live.read_text()
+        assert "The server is fired up and ready to roll!" in text
+        assert "Prefill batch" in text
+        assert "prefill" in {point.kind for point in from_log(live).points()}
+        # bad targets: clear errors, and the server untouched
+        with pytest.raises(SglNotebookError, match="is a folder"):
+            server.save_log(tmp_path)
+        with pytest.raises(SglNotebookError, match="that folder does not exist"):
+            server.stop(save_log=tmp_path / "missing" / "x.log")
+        assert server.is_alive()
+        log_file = server.log_path
+        kept = server.stop(save_log=tmp_path / "final.log")
+    finally:
+        server.stop()
+    assert kept == tmp_path / "final.log"
+    final = kept.read_text()
+    assert final.startswith(text) and len(final) >= len(text)
+    assert log_file is not None and not Path(log_file).exists()  # the server's own log went
+    with pytest.raises(ServerStoppedError, match=r"stop\(save_log=path\)"):
+        server.save_log(tmp_path / "late.log")
+    assert not (tmp_path / "late.log").exists()
+
+
+def test_save_log_of_a_connected_server_says_where_the_log_is(fake_python: str, tmp_path) -> None:
+    with sn.launch("org/ok", engine="sglang", python=fake_python) as owned:
+        remote = sn.connect(owned.url, name="remote-log")
+        try:
+            with pytest.raises(SglNotebookError, match="started elsewhere"):
+                remote.save_log(tmp_path / "remote.log")
+        finally:
+            remote.stop()
