@@ -27,9 +27,10 @@ PAGE_CONFIG = {
 class LabProcess:
     """``jupyter lab`` serving ``root``; ``url`` and ``token`` once :meth:`start` returns."""
 
-    def __init__(self, base: Path, root: Path) -> None:
+    def __init__(self, base: Path, root: Path, python: str = sys.executable) -> None:
         self.base = base
         self.root = root
+        self.python = python  # the environment whose JupyterLab (and extensions) is served
         self.token = secrets.token_hex(16)
         self.url = ""
         self.process: subprocess.Popen[bytes] | None = None
@@ -43,7 +44,7 @@ class LabProcess:
         runtime.mkdir(exist_ok=True)
         env = {**os.environ, "JUPYTER_CONFIG_DIR": str(config), "JUPYTER_RUNTIME_DIR": str(runtime)}
         argv = [
-            sys.executable,
+            self.python,
             "-m",
             "jupyterlab",
             "--no-browser",

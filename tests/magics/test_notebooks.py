@@ -16,13 +16,15 @@ from nbclient import NotebookClient
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 
 
-def _execute(path: Path, model: str | None = None, timeout: int = 600) -> Any:
+def _execute(
+    path: Path, model: str | None = None, timeout: int = 600, kernel_name: str = "python3"
+) -> Any:
     nb = nbformat.read(path, as_version=4)
     if model is not None:  # same tutorial, a faster model where the words do not matter
         for cell in nb.cells:
             if cell.cell_type == "code" and cell.source.startswith("%sgl launch"):
                 cell.source = cell.source.replace("%sgl launch", f"%sgl launch {model}", 1)
-    NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=False).execute()
+    NotebookClient(nb, timeout=timeout, kernel_name=kernel_name, allow_errors=False).execute()
     return nb
 
 
