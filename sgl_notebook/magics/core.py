@@ -278,7 +278,7 @@ class SglMagics(Magics):
         for server in targets:
             try:
                 saved = server.stop(save_log=spec.save_log)
-            except ServerStoppedError as exc:  # stopped, but its log had gone already
+            except ServerStoppedError as exc:  # stopped, but its log could not be copied
                 self.book.remove(str(server.name))
                 raise SglUsageError(f"%sgl stop: {exc}") from None
             except SglNotebookError as exc:  # a bad --save-log path: nothing was stopped

@@ -21,6 +21,10 @@ __all__ = ["LogPump"]
 LineListener = Callable[[str], None]
 
 
+class LogFileGone(FileNotFoundError):
+    """The server's log file was deleted (it was stopped), so there is nothing to copy."""
+
+
 class LogPump:
     """Reads both pipes of ``process`` on two daemon threads."""
 
@@ -127,9 +131,10 @@ class LogPump:
 
     def save(self, target: Path) -> Path:
         """Copy the whole log kept on disk (the rotated part, then the current file) to
-        ``target``; raises ``FileNotFoundError`` when the log file is gone."""
+        ``target``; raises :class:`LogFileGone` when the log file is gone, ``OSError`` when
+        ``target`` cannot be written."""
         if self.log_path is None or not self.log_path.exists():
-            raise FileNotFoundError(self.log_path)
+            raise LogFileGone(self.log_path)
         with self._lock:  # no line is half-written while we copy
             if self._log is not None:
                 self._log.flush()

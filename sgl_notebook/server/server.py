@@ -20,6 +20,7 @@ from sgl_notebook.protocol.phases import PhaseEvent
 from sgl_notebook.server.errors import ServerStoppedError, SglNotebookError
 from sgl_notebook.server.idle import IdleMonitor, is_request_access_line
 from sgl_notebook.server.launcher import LaunchConfig, ServerProcess, start_server
+from sgl_notebook.server.logpump import LogFileGone
 from sgl_notebook.server.registry import ServerRecord, record_is_alive, remove_record
 
 __all__ = ["Server", "chat_template_for"]
@@ -203,7 +204,9 @@ class Server:
             )
         try:
             return self._process.pump.save(target)
-        except FileNotFoundError:
+        except OSError as exc:
+            if not isinstance(exc, LogFileGone):
+                raise SglNotebookError(f"cannot save the log to {str(target)!r}: {exc}") from None
             raise ServerStoppedError(
                 f"the log of server {self.name!r} is gone: stop() deletes it. Pass "
                 "stop(save_log=path) to keep a copy; server.logs() still has the last lines"
@@ -233,7 +236,7 @@ class Server:
         shutdown lines included, to ``path`` and returns that path.
         """
         target = None if save_log is None else log_target(save_log)
-        lost_log = False
+        copy_failed: str | None = None  # why the log could not be copied (the stop goes on)
         if target is not None and self._process is None:
             raise SglNotebookError(
                 f"server {self.name!r} was started elsewhere (connect()); its log is where it runs"
@@ -245,8 +248,12 @@ class Server:
             if self._process is not None:
                 try:
                     self._process.stop(timeout=timeout, save_log=target)
-                except FileNotFoundError:  # stopped before (idle shutdown): the log went then
-                    lost_log, target = True, None
+                except LogFileGone:  # stopped before (idle shutdown): the log went then
+                    copy_failed = (
+                        "its log was deleted when it stopped earlier (idle shutdown or stop())"
+                    )
+                except OSError as exc:  # the copy could not be written (permissions, full disk)
+                    copy_failed = f"its log could not be copied to {str(target)!r}: {exc}"
             else:
                 remove_record(self.record.id)
             if self.status != "idle-stopped":
@@ -257,10 +264,10 @@ class Server:
         from sgl_notebook.server import api
 
         api.forget(self)
-        if lost_log:
+        if copy_failed is not None:
             raise ServerStoppedError(
-                f"server {self.name!r} is stopped, but its log was deleted when it stopped "
-                "earlier (idle shutdown or stop()); server.logs() still has the last lines"
+                f"server {self.name!r} is stopped, but {copy_failed}; "
+                "server.logs() still has the last lines"
             )
         return target
 
@@ -396,9 +403,13 @@ class Server:
 def log_target(path: str | os.PathLike[str]) -> Path:
     """Where a log copy goes: a file path whose folder exists (checked before anything stops)."""
     target = Path(path).expanduser()
-    if target.is_dir():
+    try:
+        is_folder, folder_exists = target.is_dir(), target.parent.is_dir()
+    except OSError as exc:  # a name too long, say
+        raise SglNotebookError(f"cannot save the log to {str(target)!r}: {exc}") from None
+    if is_folder:
         raise SglNotebookError(f"{str(target)!r} is a folder; give a file name for the log")
-    if not target.parent.is_dir():
+    if not folder_exists:
         raise SglNotebookError(
             f"cannot save the log to {str(target)!r}: that folder does not exist"
         )

@@ -125,3 +125,25 @@ def test_save_log_of_a_connected_server_says_where_the_log_is(fake_python: str, 
                 remote.save_log(tmp_path / "remote.log")
         finally:
             remote.stop()
+
+
+def test_a_log_copy_that_cannot_be_written_still_stops_cleanly(fake_python: str, tmp_path) -> None:
+    from sgl_notebook.server.errors import ServerStoppedError
+
+    dangling = tmp_path / "dangling.log"
+    dangling.symlink_to(tmp_path / "no-such-folder" / "x.log")  # opening it for writing fails
+    server = sn.launch("org/ok", engine="sglang", python=fake_python, name="unsaved")
+    try:
+        with pytest.raises(SglNotebookError, match="cannot save the log"):
+            server.save_log(dangling)
+        with pytest.raises(SglNotebookError, match="File name too long"):
+            server.save_log(tmp_path / ("x" * 300))
+        assert server.is_alive()
+        log_file = server.log_path
+        with pytest.raises(ServerStoppedError, match="is stopped, but its log could not be copied"):
+            server.stop(save_log=dangling)
+    finally:
+        server.stop()
+    assert server.status == "stopped" and not server.is_alive()
+    assert find_record("unsaved") is None
+    assert log_file is not None and not Path(log_file).exists()
