@@ -198,12 +198,8 @@ class Server:
         ``sgl_notebook.stats.from_log`` post-mortems. Works while the server runs and after it
         exits on its own; ``stop()`` deletes the log, so use ``stop(save_log=path)`` there."""
         target = log_target(path)
-        if self._process is None:
-            raise SglNotebookError(
-                f"server {self.name!r} was started elsewhere (connect()); its log is where it runs"
-            )
         try:
-            return self._process.pump.save(target)
+            return self._own_process_for_log().pump.save(target)
         except OSError as exc:
             if not isinstance(exc, LogFileGone):
                 raise SglNotebookError(f"cannot save the log to {str(target)!r}: {exc}") from None
@@ -211,6 +207,14 @@ class Server:
                 f"the log of server {self.name!r} is gone: stop() deletes it. Pass "
                 "stop(save_log=path) to keep a copy; server.logs() still has the last lines"
             ) from None
+
+    def _own_process_for_log(self) -> ServerProcess:
+        """The process whose log file this Server keeps (connected servers have none here)."""
+        if self._process is None:
+            raise SglNotebookError(
+                f"server {self.name!r} was started elsewhere (connect()); its log is where it runs"
+            )
+        return self._process
 
     def wait_ready(self, timeout: float = 600.0) -> Server:
         """Block until the server answers its health check (launch already waited for it)."""
@@ -237,10 +241,8 @@ class Server:
         """
         target = None if save_log is None else log_target(save_log)
         copy_failed: str | None = None  # why the log could not be copied (the stop goes on)
-        if target is not None and self._process is None:
-            raise SglNotebookError(
-                f"server {self.name!r} was started elsewhere (connect()); its log is where it runs"
-            )
+        if target is not None:
+            self._own_process_for_log()
         with self._lock:
             if self._idle is not None:
                 self._idle.stop()

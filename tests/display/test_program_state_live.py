@@ -9,26 +9,15 @@ import sys
 
 import pytest
 
+from tests.fixtures.engine_servers import default_sglang_backend
+
 sgl = pytest.importorskip("sglang")
 
 
 @pytest.fixture(scope="module")
 def backend(tiny_engine):
-    endpoint = sgl.RuntimeEndpoint(tiny_engine.url)
-    sgl.set_default_backend(endpoint)
-    return endpoint
-
-
-@pytest.fixture(scope="module")
-def shell():
-    from IPython import get_ipython
-    from IPython.testing.globalipapp import start_ipython
-
-    ip = start_ipython() or get_ipython()  # one global shell per test process
-    ip.run_line_magic("load_ext", "sgl_notebook")
-    # a terminal shell formats text only; a notebook also asks for HTML
-    ip.display_formatter.formatters["text/html"].enabled = True
-    return ip
+    with default_sglang_backend(tiny_engine.url) as runtime:
+        yield runtime
 
 
 @sgl.function

@@ -6,17 +6,6 @@ import pytest
 
 
 @pytest.fixture(scope="module")
-def shell():
-    from IPython import get_ipython
-    from IPython.testing.globalipapp import start_ipython
-
-    ip = start_ipython() or get_ipython()  # one global shell per test process
-    ip.run_line_magic("load_ext", "sgl_notebook")
-    ip.display_formatter.formatters["text/html"].enabled = True
-    return ip
-
-
-@pytest.fixture(scope="module")
 def server(tiny_engine):
     import sgl_notebook
 

@@ -12,15 +12,15 @@ import re
 
 import pytest
 
+from tests.fixtures.engine_servers import default_sglang_backend
+
 sgl = pytest.importorskip("sglang")
 
 
 @pytest.fixture(scope="module")
 def backend(tiny_engine):
-    runtime = sgl.RuntimeEndpoint(tiny_engine.url)
-    sgl.set_default_backend(runtime)
-    yield runtime
-    sgl.set_default_backend(None)
+    with default_sglang_backend(tiny_engine.url) as runtime:
+        yield runtime
 
 
 @sgl.function

@@ -12,6 +12,8 @@ import openai
 import pytest
 import requests
 
+from tests.fixtures.engine_servers import default_sglang_backend
+
 sgl = pytest.importorskip("sglang")
 pytestmark = pytest.mark.smollm
 
@@ -27,10 +29,8 @@ PERSON = {
 
 @pytest.fixture(scope="module")
 def backend(smollm2_engine):
-    runtime = sgl.RuntimeEndpoint(smollm2_engine.url)
-    sgl.set_default_backend(runtime)
-    yield runtime
-    sgl.set_default_backend(None)
+    with default_sglang_backend(smollm2_engine.url) as runtime:
+        yield runtime
 
 
 @sgl.function

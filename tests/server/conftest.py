@@ -6,9 +6,11 @@ import os
 import stat
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -106,3 +108,25 @@ def no_leaks() -> Iterator[None]:
 @pytest.fixture(autouse=True)
 def _quiet_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("STANDIN_STEP_S", os.environ.get("STANDIN_STEP_S", "0.005"))
+
+
+def launch_concurrently(
+    count: int, launch_one: Callable[[int], Any]
+) -> tuple[list[Any], list[BaseException]]:
+    """Call ``launch_one(i)`` for ``i`` in ``range(count)`` on as many threads at once; return
+    the servers that came up and the errors of those that did not (the caller stops them)."""
+    servers: list[Any] = []
+    failures: list[BaseException] = []
+
+    def one(i: int) -> None:
+        try:
+            servers.append(launch_one(i))
+        except BaseException as error:  # noqa: BLE001 -- reported to the test, not lost
+            failures.append(error)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return servers, failures

@@ -11,6 +11,7 @@ import pytest
 import sgl_notebook as sn
 from sgl_notebook.protocol.phases import LaunchPhase, PhaseEvent
 from sgl_notebook.server.ports import port_is_free
+from tests.server.conftest import launch_concurrently
 
 pytestmark = pytest.mark.usefixtures("no_leaks")
 
@@ -79,22 +80,9 @@ def test_cpu_engine_launch_use_stop(tiny_model_dir: Path) -> None:
 
 
 def test_eight_concurrent_cpu_engines_all_come_up(tiny_model_dir: Path) -> None:
-    import threading
-
-    servers: list[sn.server.Server] = []  # type: ignore[name-defined]
-    failures: list[BaseException] = []
-
-    def one(i: int) -> None:
-        try:
-            servers.append(sn.launch(str(tiny_model_dir), engine="cpu", name=f"eight-{i}"))
-        except BaseException as error:  # noqa: BLE001
-            failures.append(error)
-
-    threads = [threading.Thread(target=one, args=(i,)) for i in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    servers, failures = launch_concurrently(
+        8, lambda i: sn.launch(str(tiny_model_dir), engine="cpu", name=f"eight-{i}")
+    )
     try:
         assert not failures, failures
         assert len({s.port for s in servers}) == 8

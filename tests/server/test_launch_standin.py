@@ -13,6 +13,7 @@ from sgl_notebook.protocol.phases import LaunchPhase, PhaseEvent
 from sgl_notebook.server import errors
 from sgl_notebook.server.ports import port_is_free
 from sgl_notebook.server.registry import find_record
+from tests.server.conftest import launch_concurrently
 
 pytestmark = pytest.mark.usefixtures("no_leaks")
 
@@ -134,20 +135,9 @@ def test_explicit_port_already_taken_is_a_clear_error(fake_python: str) -> None:
 
 
 def test_eight_concurrent_launches_get_eight_ports(fake_python: str) -> None:
-    results: list[sn.server.Server] = []  # type: ignore[name-defined]
-    failures: list[BaseException] = []
-
-    def one(i: int) -> None:
-        try:
-            results.append(sn.launch("org/ok", engine="sglang", python=fake_python, name=f"c{i}"))
-        except BaseException as error:  # noqa: BLE001
-            failures.append(error)
-
-    threads = [threading.Thread(target=one, args=(i,)) for i in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results, failures = launch_concurrently(
+        8, lambda i: sn.launch("org/ok", engine="sglang", python=fake_python, name=f"c{i}")
+    )
     try:
         assert not failures
         assert len({s.port for s in results}) == 8
