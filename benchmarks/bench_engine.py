@@ -251,7 +251,7 @@ def main() -> int:
     # A terminated benchmark still stops its engine (the finally below runs).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
-    from sgl_notebook.engine.model import idle_cores, resolve_model_folder, usable_cores
+    from sgl_notebook.engine.runners.transformers.model import idle_cores, resolve_model_folder, usable_cores
 
     folder = str(resolve_model_folder(args.model))  # converts SmolLM2 once, before timing
     from transformers import AutoTokenizer

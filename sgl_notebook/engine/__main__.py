@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from .server import run
+from .launch_server import run
 
 
 def main() -> None:

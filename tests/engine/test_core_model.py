@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from sgl_notebook.engine.model import ModelLoadError, load_model, resolve_model_folder
+from sgl_notebook.engine.runners.transformers.model import ModelLoadError, load_model, resolve_model_folder
 
 
 def test_tiny_folder_loads_with_its_facts(tiny_model_dir: Path) -> None:
@@ -65,7 +65,7 @@ def test_two_processes_converting_at_once_both_succeed(tmp_path: Path) -> None:
     import sys
 
     code = (
-        "from sgl_notebook.engine.model import ensure_smollm2_folder; "
+        "from sgl_notebook.engine.runners.transformers.model import ensure_smollm2_folder; "
         "print(ensure_smollm2_folder())"
     )
     env = {**os.environ, "SGL_NOTEBOOK_CACHE_DIR": str(tmp_path)}

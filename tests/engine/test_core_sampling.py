@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 import torch
 
-from sgl_notebook.engine.detokenizer import IncrementalDetokenizer, trim_stop_text
-from sgl_notebook.engine.prefix_cache import PrefixCache
-from sgl_notebook.engine.sampling import (
+from sgl_notebook.engine.core.detokenizer import IncrementalDetokenizer, trim_stop_text
+from sgl_notebook.engine.core.prefix_cache import PrefixCache
+from sgl_notebook.engine.core.sampling import (
     apply_penalties,
     sample_next_tokens,
     top_logprobs,

@@ -11,15 +11,15 @@ from typing import Any
 
 import pytest
 
-from sgl_notebook.engine.blocking import (
+from sgl_notebook.engine.core.blocking import (
     CollectedOutput,
     generate_blocking,
     submit_collecting,
     wait_all,
 )
-from sgl_notebook.engine.model import LoadedModel, load_model
-from sgl_notebook.engine.scheduler import Scheduler, SchedulerConfig
-from sgl_notebook.engine.types import GenerationRequest, SamplingParams
+from sgl_notebook.engine.runners.transformers.model import LoadedModel, load_model
+from sgl_notebook.engine.core.scheduler import Scheduler, SchedulerConfig
+from sgl_notebook.engine.core.types import GenerationRequest, SamplingParams
 from sgl_notebook.protocol.sglang_format import format_decode_batch
 
 TIMEOUT = 120

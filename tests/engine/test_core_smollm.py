@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from sgl_notebook.engine.blocking import generate_blocking
-from sgl_notebook.engine.model import LoadedModel, load_model
-from sgl_notebook.engine.scheduler import Scheduler
-from sgl_notebook.engine.types import GenerationRequest, SamplingParams
+from sgl_notebook.engine.core.blocking import generate_blocking
+from sgl_notebook.engine.runners.transformers.model import LoadedModel, load_model
+from sgl_notebook.engine.core.scheduler import Scheduler
+from sgl_notebook.engine.core.types import GenerationRequest, SamplingParams
 
 pytestmark = pytest.mark.smollm
 

@@ -8,7 +8,7 @@ import openai
 import pytest
 import requests
 
-from sgl_notebook.engine.embedding import bundled_minilm_folder
+from sgl_notebook.engine.runners.transformers.embedding import bundled_minilm_folder
 from tests.fixtures.engine_servers import start_engine
 
 FOLDER = bundled_minilm_folder()

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from sgl_notebook.engine.args import ArgsError, parse_args
-from sgl_notebook.engine.generate_input import GenerateReqInput, expand_request
-from sgl_notebook.engine.json_response import dumps
-from sgl_notebook.engine.metrics import EngineMetrics, parse_batch_fields
+from sgl_notebook.engine.server_args import ArgsError, parse_args
+from sgl_notebook.engine.http.generate_input import GenerateReqInput, expand_request
+from sgl_notebook.engine.http.json_response import dumps
+from sgl_notebook.engine.http.metrics_collector import EngineMetrics, parse_batch_fields
 from sgl_notebook.protocol.sglang_format import format_decode_batch, format_prefill_batch
 
 

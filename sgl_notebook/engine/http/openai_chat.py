@@ -25,7 +25,7 @@ from .openai_protocol import (
     to_openai_logprobs,
 )
 from .openai_serving import common_sampling, finish_of, stream_usage, streaming_error, usage_of
-from .state import EngineState
+from .engine_state import EngineState
 
 
 def chat_to_generate(st: EngineState, req: ChatCompletionRequest) -> GenerateReqInput:

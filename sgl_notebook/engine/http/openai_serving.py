@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from .generate_input import GenerateReqInput
 from .json_response import SafeJSONResponse
 from .openai_protocol import ChatCompletionRequest, CompletionRequest, ErrorResponse, UsageInfo
-from .state import EngineState
+from .engine_state import EngineState
 
 
 async def validate_json_request(raw_request: Request) -> None:

@@ -19,7 +19,7 @@ import httpx
 
 from sgl_notebook.protocol.sglang_format import READY_MESSAGE
 
-from .state import EngineState
+from .engine_state import EngineState
 
 logger = logging.getLogger("sgl_notebook.engine")
 

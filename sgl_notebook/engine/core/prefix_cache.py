@@ -12,7 +12,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from .kv_cache import KV, select_columns
+from ..runners.transformers.kv_cache import KV, select_columns
 
 
 def common_prefix_length(a: tuple[int, ...], b: list[int]) -> int:

@@ -18,12 +18,12 @@ from starlette.background import BackgroundTask
 
 from sgl_notebook.protocol.sse import DONE_EVENT
 
-from .embedding import embedding_meta
+from ..runners.transformers.embedding import embedding_meta
 from .generate_input import GenerateReqInput, new_rid
 from .json_response import SafeJSONResponse, sse_event
 from .openai_protocol import ModelCard, ModelList
-from .state import EngineState
-from .types import GenerationRequest, RequestOutput, SamplingParams
+from .engine_state import EngineState
+from ..core.types import GenerationRequest, RequestOutput, SamplingParams
 
 logger = logging.getLogger("sgl_notebook.engine")
 router = APIRouter()

@@ -15,10 +15,10 @@ import torch
 
 from .kv_cache import KV, cache_to_kv, concat_rows, gather_columns, kv_to_cache, pad_left
 from .model import LoadedModel
-from .prefix_cache import PrefixCache, PrefixHit
-from .request_state import RequestState
-from .sampling import token_ids_logprobs, top_logprobs
-from .step_sampling import sample_rows
+from ...core.prefix_cache import PrefixCache, PrefixHit
+from ...core.request_state import RequestState
+from ...core.sampling import token_ids_logprobs, top_logprobs
+from ...core.step_sampling import sample_rows
 
 
 @dataclass

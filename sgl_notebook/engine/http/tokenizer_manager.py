@@ -21,8 +21,8 @@ from typing import Any, Protocol
 from fastapi import HTTPException, Request
 
 from .generate_input import ExpandedRequest, GenerateItem, GenerateReqInput, expand_request
-from .metrics import EngineMetrics, RequestTimer
-from .types import GenerationRequest, OutputCallback, RequestOutput
+from .metrics_collector import EngineMetrics, RequestTimer
+from ..core.types import GenerationRequest, OutputCallback, RequestOutput
 
 DISCONNECT_POLL_S = 1.0
 

@@ -23,12 +23,12 @@ from typing import Any
 
 import torch
 
-from ..protocol.sglang_format import format_decode_batch, format_prefill_batch
+from sgl_notebook.protocol.sglang_format import format_decode_batch, format_prefill_batch
 from .admission import GrammarQueue, new_request_state
-from .batch import RunningBatch
-from .grammar import GrammarBackend, InvalidGrammarError, grammar_key
-from .model import LoadedModel
-from .prefill import PrefillResult, run_prefill
+from ..runners.transformers.batch import RunningBatch
+from .grammar_xgrammar import GrammarBackend, InvalidGrammarError, grammar_key
+from ..runners.transformers.model import LoadedModel
+from ..runners.transformers.prefill import PrefillResult, run_prefill
 from .prefix_cache import PrefixCache
 from .request_state import ABORT_BEFORE_PREFILL, RequestState, abort_reason, bad_request
 from .step_sampling import sample_rows

@@ -13,7 +13,7 @@ from typing import Any
 import torch
 
 from .kv_cache import KV, cache_to_kv, concat_rows, kv_length, kv_to_cache, pad_left
-from .request_state import RequestState
+from ...core.request_state import RequestState
 
 
 class RunningBatch:

