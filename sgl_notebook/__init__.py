@@ -20,6 +20,7 @@ __all__ = [
     "connect",
     "launch",
     "load_ipython_extension",
+    "router",
     "servers",
     "show",
     "unload_ipython_extension",
@@ -30,12 +31,13 @@ _LAZY: dict[str, str] = {
     "launch": "sgl_notebook.server:launch",
     "connect": "sgl_notebook.server:connect",
     "servers": "sgl_notebook.server:servers",
+    "router": "sgl_notebook.server:router",
     "show": "sgl_notebook.display:show",
 }
 
 if TYPE_CHECKING:  # pragma: no cover
     from sgl_notebook.display import show
-    from sgl_notebook.server import connect, launch, servers
+    from sgl_notebook.server import connect, launch, router, servers
 
 
 def __getattr__(name: str) -> Any:

@@ -8,19 +8,20 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__all__ = ["launch", "connect", "servers", "Server", "SglNotebookError", "LaunchError"]
+__all__ = ["launch", "connect", "servers", "router", "Server", "SglNotebookError", "LaunchError"]
 
 _LAZY = {
     "launch": "sgl_notebook.server.api",
     "connect": "sgl_notebook.server.api",
     "servers": "sgl_notebook.server.api",
+    "router": "sgl_notebook.server.api",
     "Server": "sgl_notebook.server.server",
     "SglNotebookError": "sgl_notebook.server.errors",
     "LaunchError": "sgl_notebook.server.errors",
 }
 
 if TYPE_CHECKING:  # pragma: no cover
-    from sgl_notebook.server.api import connect, launch, servers
+    from sgl_notebook.server.api import connect, launch, router, servers
     from sgl_notebook.server.errors import LaunchError, SglNotebookError
     from sgl_notebook.server.server import Server
 

@@ -18,7 +18,7 @@ from sgl_notebook.server.launcher import LaunchConfig, start_server
 from sgl_notebook.server.registry import ServerRecord, write_record
 from sgl_notebook.server.server import Server, make_stats
 
-__all__ = ["launch", "connect", "servers"]
+__all__ = ["launch", "connect", "servers", "router"]
 
 _lock = threading.Lock()
 _servers: list[Server] = []
@@ -59,6 +59,8 @@ def launch(
     idle_timeout: float | None = None,
     extra_args: Sequence[str] = (),
     on_phase: Callable[[PhaseEvent], None] | None = None,
+    replicas: int | None = None,
+    router_policy: str | None = None,
     **server_args: Any,
 ) -> Server:
     """Start a server and return it once it is ready.
@@ -70,6 +72,8 @@ def launch(
     ``idle_timeout``: stop after that many seconds without requests; the next request through
     the returned ``Server`` starts it again. Raises a ``LaunchError`` subclass (with the log
     tail) when it cannot start; nothing is left running then.
+    ``replicas=N`` (and/or ``router_policy=``: cache_aware, round_robin, power_of_two, random)
+    starts N such servers behind SGLang's router and returns a ``Router`` (see ``router()``).
 
     >>> server = launch()                                # doctest: +SKIP
     >>> server.chat("Hi!").text                          # doctest: +SKIP
@@ -82,6 +86,20 @@ def launch(
         raise TypeError("extra_args must be a list of strings, e.g. ['--log-level', 'warning']")
     if api_key == "auto":
         api_key = generate_api_key()
+    if replicas is not None or router_policy is not None:
+        import functools
+
+        from sgl_notebook.server.router import launch_replicas
+
+        one = functools.partial(
+            launch, engine=engine, host=host, api_key=api_key, python=python, timeout=timeout,
+            idle_timeout=idle_timeout, extra_args=extra_args, **server_args,
+        )
+        return launch_replicas(
+            model_path, replicas=1 if replicas is None else replicas, router_policy=router_policy,
+            name=name, host=host, api_key=api_key, python=python, timeout=timeout,
+            on_phase=on_phase, launch_one=one,
+        )
     config = LaunchConfig(
         model_path=model_path, engine=engine, name=name, port=port, host=host, api_key=api_key,
         python=python, timeout=float(timeout), extra_args=tuple(extra_args),
@@ -146,6 +164,14 @@ def connect(url: str, *, api_key: str | None = None, name: str | None = None) ->
     server = Server(record)
     remember(server)
     return server
+
+
+def router(servers: Sequence[Any], **options: Any) -> Server:
+    """SGLang's router in front of servers that already run (``Server`` s or URLs); see
+    :func:`sgl_notebook.server.router.router` for the options (``policy=``, ``name=``, ...)."""
+    from sgl_notebook.server.router import router as front
+
+    return front(servers, **options)
 
 
 @atexit.register

@@ -58,6 +58,11 @@ class ServerRecord:
     managed: bool
     # Process that registered a connected (unmanaged) server; its record goes when it does.
     connected_by_pid: int | None = None
+    # Routers: the worker records behind one, its Prometheus port, and on a worker the router
+    # that launched it (stopping that router stops it too).
+    worker_ids: tuple[str, ...] = ()
+    metrics_port: int | None = None
+    router_id: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -185,6 +190,9 @@ def stop_record(record: ServerRecord, timeout: float = 10.0) -> bool:
         return False
     terminate_tree(record.pid, record.pgid, timeout=timeout)
     remove_record(record.id)
+    for worker in list_records(prune=False):  # a router's own workers go with it
+        if worker.router_id == record.id and worker.managed:
+            stop_record(worker, timeout=timeout)
     # Stopped from elsewhere (CLI, sidebar): the owner keeps its in-memory tail; the files go,
     # as they do when the owner stops the server itself.
     remove_log_files(record)
