@@ -51,16 +51,41 @@ def _owner(record: ServerRecord) -> str:
     return f"pid {record.owner_pid}" + ("" if owner_is_alive(record) else " (gone)")
 
 
+def nest_records(records: Sequence[ServerRecord]) -> list[tuple[str, ServerRecord]]:
+    """Records in ``ps`` order with a name prefix: a router's workers right under it.
+
+    >>> from dataclasses import replace
+    >>> base = ServerRecord("r", "grp", "router", "m", "u", "h", 1, None, None, None, 0.0,
+    ...                     None, None, None, None, True, worker_ids=("a", "b"))
+    >>> rows = nest_records([replace(base, id="a", name="w1", worker_ids=()), base,
+    ...                      replace(base, id="b", name="w2", worker_ids=())])
+    >>> [prefix + record.name for prefix, record in rows]
+    ['grp', '├ w1', '└ w2']
+    """
+    by_id = {r.id: r for r in records}
+    nested = {w for r in records for w in r.worker_ids if w in by_id}
+    rows: list[tuple[str, ServerRecord]] = []
+    for record in records:
+        if record.id in nested:
+            continue
+        rows.append(("", record))
+        workers = [by_id[w] for w in record.worker_ids if w in by_id]
+        for index, worker in enumerate(workers):
+            rows.append(("└ " if index == len(workers) - 1 else "├ ", worker))
+    return rows
+
+
 def format_table(records: Sequence[ServerRecord], now: float | None = None) -> str:
-    """The ``ps`` table (pure apart from the liveness check)."""
+    """The ``ps`` table (pure apart from the liveness check); a router's workers are nested
+    under it."""
     now = time.time() if now is None else now
     header = ("NAME", "ENGINE", "MODEL", "URL", "PID", "UPTIME", "OWNER", "ALIVE")
     rows = [header] + [
         (
-            r.name, r.engine, r.model or "-", r.url, str(r.pid or "-"),
+            prefix + r.name, r.engine, r.model or "-", r.url, str(r.pid or "-"),
             format_uptime(now - r.started_at), _owner(r), "yes" if record_is_alive(r) else "no",
         )
-        for r in records
+        for prefix, r in nest_records(records)
     ]
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     return "\n".join(
@@ -101,8 +126,12 @@ def _stop(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if targets == [None]:
         return _unknown(args.name, err)
     status = 0
+    stopped: set[str] = set()
     for record in targets:
         assert record is not None
+        if record.router_id in stopped:
+            continue  # stopped with its router
+        stopped.add(record.id)
         if stop_record(record, timeout=args.timeout):
             out.write(f"stopped {record.name} ({record.url})\n")
         else:
