@@ -29,6 +29,8 @@ from sgl_notebook.server.server import Server
 
 __all__ = ["Router", "MemberPhase", "launch_replicas", "router"]
 
+WATCH_INTERVAL_S = 0.5
+
 
 @dataclasses.dataclass(frozen=True)
 class MemberPhase:
@@ -59,6 +61,10 @@ class Router(Server):
         from sgl_notebook.stats.router_metrics import RouterStats
 
         self.router_stats = RouterStats(self.metrics_url)
+        self.removed: list[str] = []  # names of launched workers taken out after they died
+        self._watch_stop = threading.Event()
+        threading.Thread(target=self._watch_workers, name=f"sgl-router-watch-{self.name}",
+                         daemon=True).start()
 
     @property
     def metrics_url(self) -> str | None:
@@ -120,6 +126,31 @@ class Router(Server):
                                          f"{timeout:.0f} s ({state})")
             time.sleep(0.2)
 
+    def _watch_workers(self) -> None:
+        """Take a launched worker out of the router the moment its process dies: the router
+        would keep sending it requests until its health checks fail several times."""
+        while not self._watch_stop.wait(WATCH_INTERVAL_S):
+            if self.status != "ready" or not self.is_alive():
+                continue
+            for worker in list(self._owned):
+                if worker.managed and worker.name not in self.removed and not worker.is_alive():
+                    with contextlib.suppress(Exception):
+                        self._remove_worker_url(worker.url)
+                        self.removed.append(worker.name)
+                        note = (f"[sgl-notebook] worker {worker.name} ({worker.url}) exited; "
+                                "removed from the router, the others serve")
+                        if self._process is not None:
+                            self._process.pump.feed(note)
+
+    def _remove_worker_url(self, url: str) -> None:
+        import httpx
+
+        for item in self._sgl_client_json("/workers").get("workers", []):
+            if str(item.get("url", "")).rstrip("/") == url.rstrip("/"):
+                response = httpx.delete(f"{self.url}/workers/{item['id']}", timeout=5.0,
+                                        trust_env=False)
+                response.raise_for_status()
+
     # -- stats --------------------------------------------------------------------------------
 
     def split(self) -> dict[str, float]:
@@ -143,6 +174,7 @@ class Router(Server):
              save_log: str | Path | None = None) -> Path | None:
         """Stop the router, then every worker it launched (servers it only fronts keep
         running; URLs it connected to are forgotten)."""
+        self._watch_stop.set()
         try:
             return super().stop(timeout=timeout, save_log=save_log)
         finally:
@@ -167,6 +199,7 @@ class Router(Server):
                 self.status = "failed"
                 raise
             process.record = _link(process.record, self.workers, self._owned)
+            self.removed.clear()
             self._attach(process)
             self.router_stats.metrics_url = self.metrics_url
             self.status = "ready"
