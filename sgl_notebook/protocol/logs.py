@@ -60,6 +60,13 @@ class SchedulerStats:
     prompt_throughput: float | None = None
     cache_hit_rate: float | None = None
     cuda_graph: bool | None = None
+    accept_len: float | None = None
+    accept_rate: float | None = None
+    full_token_usage: float | None = None
+    swa_token_usage: float | None = None
+    mamba_usage: float | None = None
+    gpu_token_usage: float | None = None
+    cpu_token_usage: float | None = None
     iteration: int | None = None
     source: str = ""  # rank tags ("TP0", "DP1 TP0") or vLLM's engine head ("Engine 000")
 
@@ -85,10 +92,21 @@ _KEYS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "gen throughput (token/s)": ("gen_throughput", float),
     "input throughput (token/s)": ("input_throughput", float),
     "cache hit rate": ("cache_hit_rate", percent_to_fraction),
+    "accept len": ("accept_len", float),  # speculative decoding
+    "accept rate": ("accept_rate", float),
+    "full token usage": ("full_token_usage", float),  # SWA / Mamba hybrids
+    "swa token usage": ("swa_token_usage", float),
+    "mamba usage": ("mamba_usage", float),
+    "gpu token usage": ("gpu_token_usage", float),  # HiSparse (0.5.x)
+    "cpu token usage": ("cpu_token_usage", float),
 }
+# Keys that stand in for a plain one the line lacks (SWA/Mamba "full token usage", HiSparse
+# "gpu token usage"): they only fill a field the plain key did not.
 _FALLBACK_KEYS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "full token usage": ("token_usage", float),
     "#full token": ("num_token", int),
+    "gpu token usage": ("token_usage", float),
+    "#gpu token": ("num_token", int),
 }
 
 _PREFIX = re.compile(
@@ -279,19 +297,19 @@ def _read_body(body: str) -> tuple[dict[str, str], dict[str, Any]]:
             if not key:
                 continue
         pairs[key] = value
+        if key in _FALLBACK_KEYS:
+            fallback = True
         spec = _KEYS.get(key)
         if spec is None:
             if key.endswith(" graph"):  # "cuda graph", "cpu graph", "npu graph", ...
                 if value in _BOOLS:
                     values["cuda_graph"] = _BOOLS[value]
-            elif key in _FALLBACK_KEYS:
-                fallback = True
             continue
         try:
             values[spec[0]] = spec[1](value)
         except ValueError:
             continue
-    if fallback:  # SWA/Mamba lines: "full token usage" stands in for "token usage"
+    if fallback:  # SWA/Mamba/HiSparse lines: "full token usage" stands in for "token usage"
         for key, (name, convert) in _FALLBACK_KEYS.items():
             if key in pairs and name not in values:
                 try:
