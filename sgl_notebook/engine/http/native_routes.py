@@ -9,6 +9,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
+from datetime import datetime, timezone
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -103,9 +104,54 @@ async def get_server_info(request: Request) -> dict[str, Any]:
     return engine(request).server_info()
 
 
+def _snapshot(st: EngineState) -> Any:
+    """The scheduler's live counts (None for an embedding model: nothing is scheduled)."""
+    return st.scheduler.snapshot() if st.scheduler is not None else None
+
+
 @router.get("/get_load")
-async def get_load(request: Request) -> list[dict[str, Any]]:
-    return [{"dp_rank": 0, "num_reqs": engine(request).load(), "num_waiting_reqs": 0}]
+async def get_load(request: Request) -> dict[str, int]:
+    """SGLang 0.4.10: ``{"load": KV tokens held by live requests + waiting requests}``."""
+    snap = _snapshot(engine(request))
+    return {"load": 0 if snap is None else int(snap.used_tokens) + int(snap.queued)}
+
+
+@router.get("/v1/loads")
+async def get_loads(request: Request) -> dict[str, Any]:
+    """SGLang 0.5.23's load report: one DP rank, core fields, and the aggregate."""
+    st = engine(request)
+    snap = _snapshot(st)
+    running = 0 if snap is None else int(snap.running)
+    waiting = 0 if snap is None else int(snap.queued)
+    load = {
+        "dp_rank": 0,
+        "num_running_reqs": running,
+        "num_waiting_reqs": waiting,
+        "num_used_tokens": 0 if snap is None else int(snap.used_tokens),
+        "max_total_num_tokens": st.max_total_num_tokens,
+        "token_usage": 0.0 if snap is None else round(float(snap.token_usage), 4),
+        "gen_throughput": 0.0 if snap is None or not running else float(snap.last_gen_throughput),
+        "cache_hit_rate": 0.0 if snap is None else float(snap.last_cache_hit_rate),
+        "utilization": round(running / st.max_running_requests, 4)
+        if st.max_running_requests
+        else 0.0,
+        "max_running_requests": st.max_running_requests,
+        "num_total_reqs": running + waiting,
+    }
+    return {
+        "timestamp": datetime.now(timezone.utc).isoformat(),
+        "version": "0.5.23",
+        "dp_rank_count": 1,
+        "loads": [load],
+        "aggregate": {
+            "total_running_reqs": running,
+            "total_waiting_reqs": waiting,
+            "total_reqs": running + waiting,
+            "avg_token_usage": round(load["token_usage"], 4),
+            "avg_throughput": round(load["gen_throughput"], 2),
+            "avg_utilization": load["utilization"],
+        },
+    }
 
 
 @router.get("/v1/models")
