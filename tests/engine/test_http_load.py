@@ -15,7 +15,9 @@ from tests.fixtures.engine_servers import EngineServer, start_engine
 
 
 @pytest.fixture(scope="module")
-def engine(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[EngineServer]:
+def engine(
+    tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[EngineServer]:
     with start_engine(str(tiny_model_dir), [], tmp_path_factory.mktemp("load-engine")) as server:
         yield server
 
