@@ -18,7 +18,7 @@ from traitlets import Bool, Float, Int, TraitError, Unicode, validate
 
 from sgl_notebook.display.server_views import LaunchView, ServerCard, ServerTable
 from sgl_notebook.display.stream_view import frontend_mode
-from sgl_notebook.magics import server_ops
+from sgl_notebook.magics import router_magic, server_ops
 from sgl_notebook.magics.cell_runner import ServerTarget, run_cell
 from sgl_notebook.magics.errors import (
     LaunchFailedError,
@@ -228,10 +228,13 @@ class SglMagics(Magics):
             InfoSpec: lambda s: server_ops.server_info(self.book.get(s.name)),
             FlushSpec: lambda s: server_ops.flush_cache(self.book.get(s.name)),
             SessionResetSpec: self._reset_session,
+            router_magic.RouterSpec: lambda s: router_magic.front_servers(self, s),
         }
         return handlers[type(spec)](spec)
 
     def _launch(self, spec: LaunchSpec) -> ServerCard | None:
+        if spec.replicas is not None or spec.router_policy is not None:
+            return router_magic.launch_group(self, spec)  # type: ignore[func-returns-value]
         import sgl_notebook
         from sgl_notebook.server.errors import LaunchError, SglNotebookError
 
@@ -312,6 +315,9 @@ class SglMagics(Magics):
 
     def _stats(self, spec: StatsSpec) -> None:
         servers = [self.book.get(n) for n in spec.names] if spec.names else [self.book.get()]
+        if len(servers) == 1 and hasattr(servers[0], "workers"):  # a router: its own board
+            self.last_dashboard = servers[0].dashboard()
+            return
         from sgl_notebook.display.dashboard import dashboard
 
         try:

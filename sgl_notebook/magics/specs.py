@@ -29,6 +29,7 @@ from sgl_notebook.magics.errors import (
     UnknownSubcommandError,
     did_you_mean,
 )
+from sgl_notebook.magics.router_magic import RouterSpec
 
 __all__ = [
     "CellSpec",
@@ -232,6 +233,8 @@ class LaunchSpec:
     api_key: str | None = None
     idle_timeout: float | None = None
     extra_args: tuple[str, ...] = ()
+    replicas: int | None = None  # workers behind SGLang's router
+    router_policy: str | None = None
 
 
 @dataclass(frozen=True)
@@ -305,6 +308,17 @@ def _build_parsers() -> dict[str, SglArgumentParser]:
     launch.add_argument("--python", help="the python that has SGLang/vLLM installed")
     launch.add_argument("--api-key", help="require this API key ('auto' makes one up)")
     launch.add_argument("--idle-timeout", type=float, help="stop after this many idle seconds")
+    launch.add_argument("--replicas", type=int, help="N workers behind SGLang's router")
+    launch.add_argument("--router-policy", help="cache_aware (default), round_robin, "
+                        "power_of_two or random")
+    router = p["router"] = _parser(
+        "router", "SGLang's router in front of running servers (names or URLs)."
+    )
+    router.add_argument("targets", nargs="+", help="server names or http(s) URLs")
+    router.add_argument("--policy", default="cache_aware", help="cache_aware (default), "
+                        "round_robin, power_of_two or random")
+    router.add_argument("--name")
+    router.add_argument("--api-key", help="the workers' API key")
     stop = p["stop"] = _parser("stop", "Stop servers (default: the current one).")
     stop.add_argument("names", nargs="*", help="server names")
     stop.add_argument("--all", action="store_true", help="stop every server this kernel started")
@@ -349,6 +363,23 @@ def line_help() -> str:
     return "\n".join(p.format_help().replace("%%sgl", "%sgl") for p in _PARSERS.values())
 
 
+def _group_options(replicas: int | None, policy: str | None, command: str = "launch",
+                   flag: str = "--router-policy") -> tuple[int | None, str | None]:
+    """Check ``--replicas`` and the router policy (one-line errors that list the choices)."""
+    from sgl_notebook.server.router_process import ROUTER_POLICIES
+
+    if replicas is not None and replicas < 1:
+        raise SglUsageError(f"%sgl {command}: --replicas must be at least 1, got {replicas}.")
+    if policy is not None and policy not in ROUTER_POLICIES:
+        raise SglUsageError(
+            f"%sgl {command}: {flag} {policy!r} is not one of {', '.join(ROUTER_POLICIES)}."
+            f"{did_you_mean(policy, ROUTER_POLICIES)}"
+        )
+    if policy == "power_of_two" and (replicas or 1) < 2:
+        raise SglUsageError(f"%sgl {command}: power_of_two needs at least 2 workers.")
+    return replicas, policy
+
+
 def parse_line(line: str) -> Any:
     """``%sgl`` line -> one of the ``*Spec`` dataclasses."""
     words = _split(line)
@@ -377,7 +408,12 @@ def parse_line(line: str) -> Any:
             args.api_key,
             args.idle_timeout,
             tuple(extra),
+            *_group_options(args.replicas, args.router_policy),
         )
+    if command == "router":
+        _group_options(len(args.targets), args.policy, command="router", flag="--policy")
+        return RouterSpec(tuple(t.rstrip("/") for t in args.targets), args.policy, args.name,
+                          args.api_key)
     if command == "stop":
         if args.all and args.names:
             raise SglUsageError("%sgl stop: give names or --all, not both.")

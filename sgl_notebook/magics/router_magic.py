@@ -1,0 +1,99 @@
+"""``%sgl launch ... --replicas N --router-policy P`` and ``%sgl router NAMES_OR_URLS --policy P``.
+
+The magic class only dispatches here; what is shown while the group starts is a
+:class:`~sgl_notebook.display.router_view.GroupLaunchView` (a row per worker and the router).
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from sgl_notebook.magics.errors import LaunchCancelledError, LaunchFailedError, SglUsageError
+
+__all__ = ["RouterSpec", "launch_group", "front_servers"]
+
+
+@dataclass(frozen=True)
+class RouterSpec:
+    """``%sgl router a b http://host:port --policy round_robin --name r``."""
+
+    targets: tuple[str, ...]
+    policy: str = "cache_aware"
+    name: str | None = None
+    api_key: str | None = None
+
+
+def launch_group(magics: Any, spec: Any) -> None:
+    """Start ``spec.replicas`` workers and the router; the group becomes the current server."""
+    import sgl_notebook
+    from sgl_notebook.display.router_view import GroupLaunchView
+    from sgl_notebook.display.stream_view import frontend_mode
+    from sgl_notebook.magics import server_ops
+    from sgl_notebook.server.engines import resolve_engine
+    from sgl_notebook.server.errors import LaunchError, SglNotebookError
+
+    engine = spec.engine or magics.default_engine
+    try:
+        chosen, reason = resolve_engine(engine, spec.python)
+    except SglNotebookError as exc:
+        raise SglUsageError(f"%sgl launch: {exc}") from None
+    replicas = spec.replicas or 1
+    policy = spec.router_policy or "cache_aware"
+    model = spec.model or ("smollm2" if chosen.name == "cpu" else "")
+    view = GroupLaunchView(
+        f"launching {replicas} × {model or 'the default model'} on the {chosen.name} engine "
+        f"behind SGLang's router ({policy})",
+        frontend_mode(), [], engine=chosen.name, reason=reason,
+    )
+    kwargs: dict[str, Any] = {
+        "engine": engine, "name": spec.name, "replicas": replicas, "router_policy": policy,
+        "api_key": secrets.token_urlsafe(24) if spec.api_key == "auto" else spec.api_key,
+        "extra_args": spec.extra_args, "on_phase": view.on_phase,
+    }
+    if spec.python:
+        kwargs["python"] = spec.python
+    before = server_ops.own_record_ids()
+    try:
+        view.start()
+        group = sgl_notebook.launch(spec.model, **kwargs)
+    except KeyboardInterrupt:
+        server_ops.stop_new_own_records(before)
+        view.cancelled("nothing left running")
+        raise LaunchCancelledError("launch cancelled; nothing left running") from None
+    except LaunchError as exc:
+        view.failed(exc)
+        hint = f" What to do: {exc.hint}" if exc.hint else ""
+        raise LaunchFailedError(f"The servers did not start: {exc.reason}.{hint}") from None
+    except (SglNotebookError, ValueError, OSError) as exc:
+        view.discard()
+        raise SglUsageError(f"%sgl launch: {exc}") from None
+    _make_current(magics, group)
+    view.succeeded(group)
+
+
+def _make_current(magics: Any, group: Any) -> None:
+    # the workers are found by name through sgl_notebook.servers() (%sgl logs NAME-w1)
+    magics.book.add(group)
+    magics._set_frontend_backend(group)
+
+
+def front_servers(magics: Any, spec: RouterSpec) -> Any:
+    """``%sgl router``: the router in front of named servers (this kernel's) and URLs."""
+    import sgl_notebook
+    from sgl_notebook.display.server_views import ServerCard
+    from sgl_notebook.server.errors import LaunchError, SglNotebookError
+
+    targets = [t if t.startswith(("http://", "https://")) else magics.book.get(t)
+               for t in spec.targets]
+    try:
+        group = sgl_notebook.router(targets, policy=spec.policy, name=spec.name,
+                                    api_key=spec.api_key)
+    except LaunchError as exc:
+        hint = f" What to do: {exc.hint}" if exc.hint else ""
+        raise LaunchFailedError(f"The router did not start: {exc.reason}.{hint}") from None
+    except (SglNotebookError, ValueError, TypeError, OSError) as exc:
+        raise SglUsageError(f"%sgl router: {exc}") from None
+    _make_current(magics, group)
+    return ServerCard(group, current=True)
