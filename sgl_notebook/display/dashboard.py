@@ -22,6 +22,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+from sgl_notebook.display.dashboard_marks import SPEC_PANELS, EventMarks, mark_short_series
 from sgl_notebook.stats import MetricsScraper, ServerStats
 from sgl_notebook.stats.window import SeriesWindow, summary_line
 
@@ -44,8 +45,9 @@ METRICS_PANELS: tuple[_Panel, ...] = (
         1000.0,
     ),
 )
-_FIELDS = tuple(f for panel in PANELS + METRICS_PANELS for f, _, _ in panel[2])
+_FIELDS = tuple(f for panel in PANELS + METRICS_PANELS + SPEC_PANELS for f, _, _ in panel[2])
 _METRICS_FIELDS = tuple(f for panel in METRICS_PANELS for f, _, _ in panel[2])
+_SPEC_FIELDS = tuple(f for panel in SPEC_PANELS for f, _, _ in panel[2])
 _TEXT = "#888888"  # mid-grey reads on white and on JupyterLab's dark theme
 _COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2")
 
@@ -87,7 +89,12 @@ class _Figure:
     """
 
     def __init__(
-        self, names: Sequence[str], with_metrics: bool, window: float, dpi: int = 80
+        self,
+        names: Sequence[str],
+        with_metrics: bool,
+        window: float,
+        dpi: int = 80,
+        with_spec: bool = False,
     ) -> None:
         try:
             from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -98,7 +105,9 @@ class _Figure:
                 "(or pip install 'sgl-notebook[notebook]')"
             ) from error
 
-        self.panels = PANELS + (METRICS_PANELS if with_metrics else ())
+        self.panels = (
+            PANELS + (METRICS_PANELS if with_metrics else ()) + (SPEC_PANELS if with_spec else ())
+        )
         self.window = window
         rows = (len(self.panels) + 1) // 2
         self.figure = Figure(figsize=(10, 2.6 * rows + 0.6), dpi=dpi)
@@ -122,13 +131,12 @@ class _Figure:
             for index, name in enumerate(names):
                 color = _COLORS[index % len(_COLORS)]
                 for field_name, style, label in series:
-                    marker = "." if field_name == "cache_hit_rate" else None
                     (line,) = ax.plot(
                         [],
                         [],
                         style,
                         color=color,
-                        marker=marker,
+                        marker=None,
                         linewidth=1.4,
                         markersize=4,
                         label=f"{name} {label}",
@@ -141,6 +149,7 @@ class _Figure:
                     text.set_color(_TEXT)
         for ax in self.axes[-2:]:
             ax.set_xlabel("seconds before the newest point", color=_TEXT, fontsize=9)
+        self.marks = EventMarks(self.axes, window)  # scheduler events, after the legends
         # The summary line changes every frame, so it is drawn over the background like the
         # lines; the layout leaves it a strip at the top.
         height = self.figure.get_figheight()
@@ -161,8 +170,8 @@ class _Figure:
     def titles(self) -> list[str]:
         return [panel[0] for panel in self.panels]
 
-    def draw(self, series: Sequence[SeriesWindow], title: str) -> bytes:
-        """Draw one frame; returns PNG bytes."""
+    def draw(self, series: Sequence[SeriesWindow], title: str, events: Sequence[Any] = ()) -> bytes:
+        """Draw one frame (``events``: scheduler events to mark); returns PNG bytes."""
         from PIL import Image
 
         newest = max((n for n in (s.newest() for s in series) if n is not None), default=None)
@@ -172,7 +181,9 @@ class _Figure:
                 for name, _, _ in fields:
                     shown_x, ys = one.visible(name, newest) if newest is not None else ([], [])
                     shown_y = [y * scale for y in ys]
-                    self.lines[(index, name)].set_data(shown_x, shown_y)
+                    line = self.lines[(index, name)]
+                    line.set_data(shown_x, shown_y)
+                    mark_short_series(line, len(shown_x), always=name == "cache_hit_rate")
                     top = max(top, max(shown_y, default=0.0))
             if scale != 100.0:
                 wanted = _nice_ceiling(max(1.0, top * 1.05))
@@ -180,6 +191,7 @@ class _Figure:
                     ax.set_ylim(0.0, wanted)
                     self._background = None
         self.title.set_text(title)
+        self.marks.update(events, newest)
         if self._background is None:
             self.canvas.draw()  # everything but the animated lines and title
             self.figure.set_layout_engine("none")  # keep the first layout: it costs a frame
@@ -201,6 +213,14 @@ class _Figure:
     def size(self) -> tuple[int, int]:
         width, height = self.canvas.get_width_height()
         return int(width), int(height)
+
+
+def _grows(figure: _Figure, with_metrics: bool, with_spec: bool) -> bool:
+    """True when a panel group appeared that the figure lacks (latency, speculative)."""
+    titles = figure.titles
+    return (with_metrics and METRICS_PANELS[0][0] not in titles) or (
+        with_spec and SPEC_PANELS[0][0] not in titles
+    )
 
 
 class Dashboard:
@@ -257,6 +277,7 @@ class Dashboard:
         self._done = threading.Event()
         self._thread: threading.Thread | None = None
         self._shown = False
+        self._events_drawn = 0
 
     # -- drawing -------------------------------------------------------------------------------
 
@@ -269,12 +290,14 @@ class Dashboard:
         for one, server in zip(self._series, self.servers, strict=True):
             one.read(server.stats)
         with_metrics = any(one.has(_METRICS_FIELDS) for one in self._series)
-        if self._figure is None or (with_metrics and len(self._figure.panels) == len(PANELS)):
-            self._figure = _Figure(self.names, with_metrics, self.window, self.dpi)
+        with_spec = any(one.has(_SPEC_FIELDS) for one in self._series)
+        if self._figure is None or _grows(self._figure, with_metrics, with_spec):
+            self._figure = _Figure(self.names, with_metrics, self.window, self.dpi, with_spec)
         title = "   |   ".join(
             summary_line(name, s.stats) for name, s in zip(self.names, self.servers, strict=True)
         )
-        png = self._figure.draw(self._series, title)
+        events = [e for s in self.servers if hasattr(s.stats, "events") for e in s.stats.events()]
+        png = self._figure.draw(self._series, title, events)
         width, height = self._figure.size
         self.last_png = png
         self.frames += 1
@@ -349,6 +372,10 @@ class Dashboard:
                 server.stats.add_metrics(sample)
 
     def _changed(self) -> bool:
+        events = sum(s.stats.latest(refresh=False).get("events") or 0 for s in self.servers)
+        if events != self._events_drawn:
+            self._events_drawn = events
+            return True
         return any(
             s.stats.version != one.version
             for s, one in zip(self.servers, self._series, strict=True)
@@ -362,6 +389,8 @@ class Dashboard:
                 alive = self._alive()
                 if alive:
                     self.scrape()
+                    for server in self.servers:  # what runs now: at most 1/s, only while shown
+                        getattr(server.stats, "refresh", lambda: False)()
                 now = time.monotonic()
                 if self._changed() and (now >= next_draw or not alive):
                     cpu = time.thread_time()

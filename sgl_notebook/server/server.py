@@ -173,7 +173,46 @@ class Server:
                 f"live stats are unavailable ({self._stats_error}); "
                 "reinstall sgl-notebook or update it"
             )
+        self._watch_load(self._stats)
         return self._stats
+
+    def _watch_load(self, stats: Any) -> None:
+        """Give the stats this server's load route (re-made when a restart moved the port)."""
+        probe = stats.load_probe
+        if self.url and (probe is None or probe.url != str(self.url).rstrip("/")):
+            from sgl_notebook.stats.load import LoadProbe
+
+            stats.watch_load(LoadProbe(self.url, self.api_key, engine=self.engine))
+
+    def _note_answer(self, result: Any, started: float) -> Any:
+        """Short answers log no decode line: their own token/s goes into the stats."""
+        if self._stats is not None:
+            from sgl_notebook.stats.answers import note_answer
+
+            note_answer(self._stats, result, time.monotonic() - started)
+        return result
+
+    def bench(
+        self,
+        *,
+        live: bool | None = None,
+        python: str | None = None,
+        timeout: float | None = None,
+        **load: Any,
+    ) -> Any:
+        """Put load on this server with SGLang's own ``python -m sglang.bench_serving``.
+
+        ``load``: ``num_prompts``, ``max_concurrency``, ``request_rate``, ``dataset``
+        (``"random-ids"`` or ``"shared-prefix"``), ``input_len``, ``output_len``, ``groups``,
+        ``prompts_per_group``, ``system_prompt_len``, ``question_len``, ``seed``, ``backend``,
+        ``tokenizer``. In a notebook it shows bench's progress and this server's dashboard.
+        Returns a ``BenchResult`` (``.summary`` with bench_serving's keys, ``.df()`` one row
+        per request); an interrupt returns the partial summary. See docs/stats.md.
+        """
+        from sgl_notebook.display.bench_view import bench
+        from sgl_notebook.server.bench_setup import options_from
+
+        return bench(self, options_from(load), live=live, python=python, timeout=timeout)
 
     def dashboard(self, **kwargs: Any) -> Any:
         """A live stats dashboard for this server (see ``sgl_notebook.display.dashboard``)."""
@@ -390,13 +429,17 @@ class Server:
     def generate(self, prompt: Any = None, *, stream: bool = False, **sampling: Any) -> Any:
         """Native ``/generate``: a ``GenerateResult`` (text + meta_info), or deltas if streaming."""
         self._ensure_running()
-        return self._sgl_client().generate(prompt, stream=stream, **sampling)
+        started = time.monotonic()
+        result = self._sgl_client().generate(prompt, stream=stream, **sampling)
+        return result if stream else self._note_answer(result, started)
 
     def chat(self, messages_or_text: Any, *, stream: bool = False, **kwargs: Any) -> Any:
         """``/v1/chat/completions``: a ``ChatResult``, or text deltas with ``stream=True``."""
         self._ensure_running()
         kwargs.setdefault("model", self.model or "default")
-        return self._sgl_client().chat(messages_or_text, stream=stream, **kwargs)
+        started = time.monotonic()
+        result = self._sgl_client().chat(messages_or_text, stream=stream, **kwargs)
+        return result if stream else self._note_answer(result, started)
 
     def is_registered(self) -> bool:
         return record_is_alive(self.record)
