@@ -8,6 +8,7 @@ import { Widget } from '@lumino/widgets';
 import { ServerCard } from './card';
 import { ServersModel } from './model';
 import { IServerInfo } from './types';
+import { nestServers } from './nesting';
 
 const LOG_LINES = 40;
 
@@ -60,7 +61,7 @@ export class ServersPanel extends Widget {
     this._empty.hidden = !this._model.loaded || servers.length > 0;
 
     const seen = new Set<string>();
-    for (const info of servers) {
+    for (const { info, depth } of nestServers(servers)) {
       seen.add(info.id);
       let card = this._cards.get(info.id);
       if (card) {
@@ -73,7 +74,8 @@ export class ServersPanel extends Widget {
         });
         this._cards.set(info.id, card);
       }
-      // Keep DOM order equal to the reply's order.
+      // Keep DOM order equal to the reply's order (a router's workers right under it).
+      card.node.classList.toggle('sgl-mod-worker', depth > 0);
       this._list.appendChild(card.node);
       if (card.logsOpen && this.isVisible) {
         void this._loadLogs(info, card.logElement);
@@ -103,9 +105,14 @@ export class ServersPanel extends Widget {
   private async _confirmStop(server: IServerInfo): Promise<void> {
     const body = document.createElement('div');
     body.className = 'sgl-StopDialog-body';
+    const workers = server.worker_ids?.length ?? 0;
     body.textContent =
       `Stop "${server.name}" (${server.engine}, ${server.model}) at ${server.url}? ` +
-      'Its process and all its child processes are terminated; requests in flight are cut off.';
+      'Its process and all its child processes are terminated; requests in flight are cut off.' +
+      (workers
+        ? ` It routes to ${workers} workers: those it launched stop with it, servers it only ` +
+          'fronts keep running.'
+        : '');
     const result = await showDialog({
       title: 'Stop SGLang server?',
       body: new Widget({ node: body }),

@@ -38,6 +38,10 @@ export interface IServerInfo {
   /** True when the kernel that launched the server is gone. */
   orphaned: boolean;
   stats: IServerStats;
+  /** A router's workers (record ids), listed under it. */
+  worker_ids?: string[];
+  /** On a worker: the router that launched it (stopping that router stops it). */
+  router_id?: string | null;
 }
 
 export interface IServersReply {

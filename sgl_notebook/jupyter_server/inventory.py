@@ -55,4 +55,6 @@ def describe_server(
         "owner_notebook": owner_notebook,
         "orphaned": orphaned,
         "stats": {**EMPTY_STATS, **stats},
+        "worker_ids": list(record.worker_ids),  # a router's workers, nested under it
+        "router_id": record.router_id,
     }
