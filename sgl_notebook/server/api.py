@@ -89,7 +89,7 @@ def launch(
     if replicas is not None or router_policy is not None:
         import functools
 
-        from sgl_notebook.server.router_group import launch_replicas
+        from sgl_notebook.server.router_launch import launch_replicas
 
         one = functools.partial(
             launch, engine=engine, host=host, api_key=api_key, python=python, timeout=timeout,
@@ -168,8 +168,8 @@ def connect(url: str, *, api_key: str | None = None, name: str | None = None) ->
 
 def router(servers: Sequence[Any], **options: Any) -> Server:
     """SGLang's router in front of servers that already run (``Server`` s or URLs); the options
-    (``policy=``, ``name=``, ...) are :func:`sgl_notebook.server.router_group.router`'s."""
-    from sgl_notebook.server.router_group import router as front
+    (``policy=``, ``name=``, ...) are :func:`sgl_notebook.server.router_launch.router`'s."""
+    from sgl_notebook.server.router_launch import router as front
 
     return front(servers, **options)
 

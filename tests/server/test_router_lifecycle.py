@@ -91,6 +91,8 @@ def test_launch_serves_registers_and_stops_everything(group: Router) -> None:
     # logs are the router's own, without ANSI colours
     assert any("Router ready" in line for line in group.logs(500))
     assert not any("\x1b" in line for line in group.logs(500))
+    kinds = [e.kind for e in group.events()]
+    assert kinds.index("starting") < kinds.index("router_ready") < kinds.index("worker_registered")
     # stop: the router and every worker it launched, their ports and records
     pids = tree(group.pid) + [p for w in group.workers for p in tree(w.pid)]
     ports = [group.port] + [w.port for w in group.workers]
