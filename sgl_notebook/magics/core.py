@@ -19,6 +19,7 @@ from traitlets import Bool, Float, Int, TraitError, Unicode, validate
 from sgl_notebook.display.server_views import LaunchView, ServerCard, ServerTable
 from sgl_notebook.display.stream_view import frontend_mode
 from sgl_notebook.magics import router_magic, server_ops
+from sgl_notebook.magics.bench_magic import BenchSpec
 from sgl_notebook.magics.cell_runner import ServerTarget, run_cell
 from sgl_notebook.magics.errors import (
     LaunchFailedError,
@@ -54,6 +55,15 @@ ENGINES = ("auto", "sglang", "vllm", "cpu")
 
 
 @magics_class
+def _note_answers(server: Any, results: list[Any]) -> None:
+    """Short answers log no decode line: their own token/s goes into the server's stats."""
+    from sgl_notebook.stats.answers import note_answer
+
+    stats = getattr(server, "_stats", None)
+    if stats is not None:
+        note_answer(stats, results)
+
+
 class SglMagics(Magics):
     """Run and talk to SGLang servers from a notebook (``%config SglMagics.<trait>``)."""
 
@@ -190,6 +200,7 @@ class SglMagics(Magics):
             max_updates_per_s=self.update_rate,
         )
         self.last_results = results
+        _note_answers(server, results)
         if spec.session and messages is not None and results:
             self.sessions[spec.session] = [
                 *messages,
@@ -228,6 +239,7 @@ class SglMagics(Magics):
             InfoSpec: lambda s: server_ops.server_info(self.book.get(s.name)),
             FlushSpec: lambda s: server_ops.flush_cache(self.book.get(s.name)),
             SessionResetSpec: self._reset_session,
+            BenchSpec: self._bench,
             router_magic.RouterSpec: lambda s: router_magic.front_servers(self, s),
         }
         return handlers[type(spec)](spec)
@@ -325,6 +337,11 @@ class SglMagics(Magics):
             self.last_dashboard = dashboard(*servers)
         except (TypeError, ValueError, RuntimeError) as exc:
             raise SglUsageError(f"%sgl stats: {exc}") from None
+
+    def _bench(self, spec: BenchSpec) -> Any:
+        from sgl_notebook.magics.bench_magic import run_bench_spec
+
+        return run_bench_spec(self.book, spec, self.shell.user_ns if self.shell else None)
 
     def _reset_session(self, spec: SessionResetSpec) -> None:
         if spec.name not in self.sessions:

@@ -23,6 +23,7 @@ from typing import Any, NoReturn, TypeVar
 from IPython.core import magic_arguments
 from IPython.core.magic_arguments import MagicArgumentParser
 
+from sgl_notebook.magics.bench_magic import add_bench_parser, bench_spec
 from sgl_notebook.magics.errors import (
     SglUsageError,
     UnknownOptionError,
@@ -341,6 +342,9 @@ def _build_parsers() -> dict[str, SglArgumentParser]:
         "stats", "Live dashboard: throughput, requests, KV usage, cache hits."
     )
     stats.add_argument("names", nargs="*")
+    p["bench"] = add_bench_parser(
+        _parser("bench", "Put load on a server with SGLang's bench_serving, with a live view.")
+    )
     info = p["info"] = _parser("info", "Model and server information.")
     info.add_argument("name", nargs="?")
     flush = p["flush"] = _parser("flush", "Flush the server's prefix cache.")
@@ -436,6 +440,8 @@ def parse_line(line: str) -> Any:
         return LogsSpec(args.name, args.n)
     if command == "stats":
         return StatsSpec(tuple(args.names))
+    if command == "bench":
+        return bench_spec(args)
     if command == "info":
         return InfoSpec(args.name)
     if command == "flush":
