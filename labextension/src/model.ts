@@ -8,8 +8,12 @@ import { ISignal, Signal } from '@lumino/signaling';
 import { requestAPI } from './request';
 import { ILogsReply, IServerInfo, IServersReply, IStopReply } from './types';
 
-/** How often the list is refreshed while the page is visible (ms). */
-export const POLL_INTERVAL_MS = 2000;
+/**
+ * How often the list is refreshed while the page is visible (ms). Each refresh also asks every
+ * live server's load report (at most once a second, server side), so an idle server reads idle
+ * within two seconds.
+ */
+export const POLL_INTERVAL_MS = 1000;
 /** Longest wait between retries once the server extension keeps failing (ms). */
 export const POLL_MAX_INTERVAL_MS = 30000;
 

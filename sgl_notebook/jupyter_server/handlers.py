@@ -20,6 +20,7 @@ from jupyter_server.utils import url_path_join
 from tornado import web
 
 from sgl_notebook.jupyter_server.inventory import describe_server
+from sgl_notebook.jupyter_server.load_watch import LoadWatchers, merge_load
 from sgl_notebook.jupyter_server.log_tail import LogStatsFollower, tail_lines
 from sgl_notebook.server.registry import (
     ServerRecord,
@@ -35,6 +36,7 @@ API_ROOT = "sgl-notebook/api"
 MAX_LOG_LINES = 5000
 DEFAULT_LOG_LINES = 100
 _FOLLOWERS_KEY = "sgl_notebook_log_followers"
+_WATCHERS_KEY = "sgl_notebook_load_watchers"
 
 
 class _SglHandler(APIHandler):
@@ -44,14 +46,20 @@ class _SglHandler(APIHandler):
     def followers(self) -> dict[str, LogStatsFollower]:
         return self.settings.setdefault(_FOLLOWERS_KEY, {})  # type: ignore[no-any-return]
 
+    @property
+    def watchers(self) -> LoadWatchers:
+        return self.settings.setdefault(_WATCHERS_KEY, LoadWatchers())  # type: ignore[no-any-return]
+
     def stats_for(self, record: ServerRecord, now: float) -> dict[str, Any]:
+        """The log's numbers, with the server's load report (what runs now) laid over them."""
+        report = self.watchers.report(record)
         if not record.log_path:
-            return {}
+            return merge_load({}, report)
         follower = self.followers.get(record.id)
         if follower is None or follower.path != record.log_path:
             follower = LogStatsFollower(record.log_path, dialect=record.engine)
             self.followers[record.id] = follower
-        return follower.poll(now)
+        return merge_load(follower.poll(now), report)
 
     def find(self, server_id: str) -> ServerRecord:
         for record in list_records(prune=True):
@@ -69,6 +77,7 @@ class ServersHandler(_SglHandler):
     async def get(self) -> None:
         now = time.time()
         records = list_records(prune=True)
+        await self.watchers.refresh([r for r in records if record_is_alive(r)])
         notebooks = await self._kernel_notebooks()
         servers = [
             describe_server(
@@ -86,6 +95,7 @@ class ServersHandler(_SglHandler):
         for server_id in list(self.followers):
             if server_id not in live_ids:
                 del self.followers[server_id]
+        self.watchers.forget(live_ids)
         self.reply({"servers": servers, "now": now})
 
     async def _kernel_notebooks(self) -> dict[str, str]:
@@ -119,6 +129,8 @@ class StatsHandler(_SglHandler):
     @web.authenticated
     async def get(self, server_id: str) -> None:
         record = self.find(server_id)
+        if record_is_alive(record):
+            await self.watchers.refresh([record])
         now = time.time()
         self.reply(
             {
