@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sgl_notebook.display.program_render import program_html, program_text
+from sgl_notebook.display.program_render import program_html, program_text, track_fork_positions
 from sgl_notebook.display.responses import response_html, response_text
 
 __all__ = ["register_formatters", "unregister_formatters"]
@@ -50,10 +50,27 @@ def register_formatters(shell: Any) -> None:
         html.for_type_by_name(module, name, response_html)
         plain.for_type_by_name(module, name, _pretty(response_text))
     html.for_type(list, _list_html)
+    # once sglang is imported (by the person or by us), forks are placed where they ran
+    events = getattr(shell, "events", None)
+    if events is not None and _track_forks not in events.callbacks.get("pre_run_cell", []):
+        events.register("pre_run_cell", _track_forks)
+    _track_forks()
+
+
+def _track_forks(*_: Any) -> None:
+    global _forks_tracked
+    if not _forks_tracked:
+        _forks_tracked = track_fork_positions()
+
+
+_forks_tracked = False
 
 
 def unregister_formatters(shell: Any) -> None:
     formatters = shell.display_formatter.formatters
+    events = getattr(shell, "events", None)
+    if events is not None and _track_forks in events.callbacks.get("pre_run_cell", []):
+        events.unregister("pre_run_cell", _track_forks)
     for fmt in (formatters["text/html"], formatters["text/plain"]):
         for module, name in _PROGRAM_TYPES + _RESPONSE_TYPES:
             fmt.deferred_printers.pop((module, name), None)

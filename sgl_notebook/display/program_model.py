@@ -58,6 +58,7 @@ class Block:
     open: bool = False  # the role has begun but not ended yet (a streaming program)
     prefix: str = ""  # the chat template's text around the message (shown dimmed)
     suffix: str = ""
+    fork: str | None = None  # a fork's joined variable, shown here in program order
 
     @property
     def text(self) -> str:
@@ -230,6 +231,78 @@ def _segments(
     return tuple(out)
 
 
+def fork_positions(
+    text: str,
+    variables: Mapping[str, Any],
+    spans: list[tuple[int, int, str, str]],
+    known: Mapping[str, int] | None = None,
+) -> dict[str, int]:
+    """Where in ``text`` each fork ran (its joined variable: a list of strings).
+
+    ``known`` positions (recorded at join time) win. Otherwise the fork lies between the spans
+    of the variables made before it and those made after it (a dict keeps insertion order, and
+    a join inserts its variable then); inside that gap, text after the join usually starts a
+    line, so the fork goes after the gap's last newline.
+    """
+    where = {name: start for start, _, name, _ in spans}
+    ends = {name: end for _, end, name, _ in spans}
+    names = list(variables)
+    out: dict[str, int] = {}
+    for index, name in enumerate(names):
+        value = variables[name]
+        if not (isinstance(value, list) and value and all(isinstance(v, str) for v in value)):
+            continue
+        if known and name in known and 0 <= known[name] <= len(text):
+            out[name] = known[name]
+            continue
+        after = max((ends[n] for n in names[:index] if n in ends), default=0)
+        before = min((where[n] for n in names[index + 1 :] if n in where), default=len(text))
+        before = max(before, after)
+        newline = text.rfind("\n", after, before)
+        out[name] = newline + 1 if newline >= 0 else before
+    return out
+
+
+def _with_forks(
+    blocks: list[tuple[int, int, Block]], text_end: int, forks: Mapping[str, int]
+) -> list[Block]:
+    """Blocks with a fork block at each fork's position (glue text split where one falls)."""
+    out: list[Block] = []
+    pending = sorted(forks.items(), key=lambda item: item[1])
+    for start, end, block in blocks:
+        while pending and pending[0][1] <= start:
+            out.append(Block(None, (), fork=pending.pop(0)[0]))
+        if block.role is None and not block.open and pending and pending[0][1] < end:
+            # split glue text at the fork
+            cut = pending[0][1] - start
+            head, tail = _split_segments(block.segments, cut)
+            out.append(Block(None, head))
+            out.append(Block(None, (), fork=pending.pop(0)[0]))
+            out.append(Block(None, tail))
+            continue
+        out.append(block)
+    out.extend(Block(None, (), fork=name) for name, _ in pending)
+    return out
+
+
+def _split_segments(
+    segments: Sequence[Segment], cut: int
+) -> tuple[tuple[Segment, ...], tuple[Segment, ...]]:
+    head: list[Segment] = []
+    tail: list[Segment] = []
+    for segment in segments:
+        size = len(segment.text)
+        if cut >= size:
+            head.append(segment)
+        elif cut <= 0 or segment.var is not None:
+            tail.append(segment)
+        else:
+            head.append(Segment(segment.text[:cut]))
+            tail.append(Segment(segment.text[cut:]))
+        cut -= size
+    return tuple(head), tuple(tail)
+
+
 def build_program_view(
     text: str,
     messages: Sequence[Mapping[str, Any]],
@@ -238,36 +311,48 @@ def build_program_view(
     open_role: str | None = None,
     error: object | None = None,
     templates: Sequence[tuple[str, str]] | None = None,
+    open_prefix: str = "",
+    known_forks: Mapping[str, int] | None = None,
 ) -> ProgramView:
     """Split a program's text into role blocks and labelled spans (see the module docstring).
 
     ``templates``: the chat template's (prefix, suffix) for each message, when known.
+    ``open_prefix``: the template text that began the role still open (a streaming program), so
+    ``<|im_start|>assistant`` is shown as the template marker it is, not as the answer.
     """
     ranges = _role_ranges(text, messages, templates)
     markers = [(p, s) for p, s, _, _, _ in ranges] + [(e, x) for _, _, e, x, _ in ranges]
+    pos = ranges[-1][3] if ranges else 0
+    open_at = text.find(open_prefix, pos) if open_role and open_prefix else -1
+    if open_at >= 0:
+        markers.append((open_at, open_at + len(open_prefix)))
     spans = _find_spans(text, variables, meta_info, [m for m in markers if m[0] < m[1]])
-    blocks: list[Block] = []
+    placed: list[tuple[int, int, Block]] = []  # (start, end, block) in text order
     pos = 0
     for prefix_at, start, end, suffix_end, role in ranges:
         if prefix_at > pos:
-            blocks.append(Block(None, _segments(text, pos, prefix_at, spans, meta_info)))
+            glue = Block(None, _segments(text, pos, prefix_at, spans, meta_info))
+            placed.append((pos, prefix_at, glue))
         segments = _segments(text, start, end, spans, meta_info)
-        blocks.append(
-            Block(role, segments, prefix=text[prefix_at:start], suffix=text[end:suffix_end])
-        )
+        block = Block(role, segments, prefix=text[prefix_at:start], suffix=text[end:suffix_end])
+        placed.append((prefix_at, suffix_end, block))
         pos = suffix_end
-    if pos < len(text) or not blocks:
-        blocks.append(
-            Block(
-                open_role,
-                _segments(text, pos, len(text), spans, meta_info),
-                open=open_role is not None,
-            )
-        )
+    if open_at >= 0:
+        if open_at > pos:
+            glue = Block(None, _segments(text, pos, open_at, spans, meta_info))
+            placed.append((pos, open_at, glue))
+        body_at = open_at + len(open_prefix)
+        segments = _segments(text, body_at, len(text), spans, meta_info)
+        block = Block(open_role, segments, open=True, prefix=open_prefix)
+        placed.append((open_at, len(text), block))
+    elif pos < len(text) or not placed:
+        segments = _segments(text, pos, len(text), spans, meta_info)
+        placed.append((pos, len(text), Block(open_role, segments, open=open_role is not None)))
     forks = {
         name: tuple(str(v) for v in value)
         for name, value in variables.items()
         if isinstance(value, list) and value and all(isinstance(v, str) for v in value)
     }
+    blocks = _with_forks(placed, len(text), fork_positions(text, variables, spans, known_forks))
     empty = tuple(name for name, value in variables.items() if name in meta_info and value == "")
     return ProgramView(tuple(blocks), forks, None if error is None else repr(error), empty)

@@ -16,15 +16,18 @@ from sgl_notebook.display.html_builders import ROLE_COLORS, badge, esc, span, st
 from sgl_notebook.display.program_model import Block, ProgramView, Segment, build_program_view
 
 __all__ = [
+    "FORK_POSITIONS",
     "is_program_state",
     "program_html",
     "program_text",
     "render_program_html",
     "render_program_text",
+    "track_fork_positions",
     "view_of_state",
 ]
 
 _FONT = "var(--jp-ui-font-family, system-ui, sans-serif)"
+FORK_POSITIONS = "_sgl_notebook_fork_positions"  # executor attribute: joined variable -> text pos
 _FORK_COLUMN = style(
     flex="1 1 0",
     min_width="120px",
@@ -55,15 +58,60 @@ def view_of_state(state: Any, wait: bool = True) -> ProgramView:
             time.sleep(0.001)
     else:  # pragma: no cover
         variables, meta_info, messages = {}, {}, []
+    open_role = getattr(executor, "cur_role", None)
     return build_program_view(
         str(executor.text_),
         messages,
         variables,
         meta_info,
-        open_role=getattr(executor, "cur_role", None),
+        open_role=open_role,
         error=getattr(executor, "error_", None),
         templates=_templates(executor, messages),
+        open_prefix=_open_prefix(executor, open_role, messages),
+        known_forks=getattr(executor, FORK_POSITIONS, None),
     )
+
+
+def _open_prefix(executor: Any, role: str | None, messages: list[Any]) -> str:
+    """The chat template's text that began the role still open (``<|im_start|>assistant\\n``)."""
+    template = getattr(executor, "chat_template", None)
+    if role is None or template is None or not hasattr(template, "get_prefix_and_suffix"):
+        return ""
+    try:
+        return str(template.get_prefix_and_suffix(role, messages)[0])
+    except Exception:  # noqa: BLE001 - shown as text then, as before
+        return ""
+
+
+def track_fork_positions() -> bool:
+    """Record where each ``fork`` ran, so forks render in program order (sglang must be imported;
+    called when the frontend language is set up). The text a fork starts from is the parent's
+    text when it joins (``fork`` synced it, and a parent gets nothing while its forks run).
+    True when the hook is in place."""
+    import sys
+
+    interpreter = sys.modules.get("sglang.lang.interpreter")
+    group = getattr(interpreter, "ProgramStateGroup", None)
+    join = getattr(group, "join", None)
+    if group is None or join is None:
+        return False
+    if getattr(join, "_sgl_notebook", False):
+        return True
+
+    def tracked_join(self: Any, mode: str = "gather_variable") -> Any:
+        parent = self.src_state.stream_executor
+        before = set(parent.variables)
+        at = len(parent.text_)
+        result = join(self, mode)
+        positions = parent.__dict__.setdefault(FORK_POSITIONS, {})
+        for name in parent.variables:
+            if name not in before:
+                positions[name] = at
+        return result
+
+    tracked_join._sgl_notebook = True  # type: ignore[attr-defined]
+    group.join = tracked_join
+    return True
 
 
 def _templates(executor: Any, messages: list[Any]) -> list[tuple[str, str]] | None:
@@ -123,7 +171,9 @@ def _scores_html(block: Block) -> str:
     return "".join(rows)
 
 
-def _block_html(block: Block) -> str:
+def _block_html(block: Block, view: ProgramView) -> str:
+    if block.fork is not None:
+        return _fork_html(block.fork, view.forks.get(block.fork, ()))
     body = "".join(_segment_html(s) for s in block.segments)
     if block.role is None:
         if not block.text.strip():
@@ -151,18 +201,16 @@ def _block_html(block: Block) -> str:
     )
 
 
-def _forks_html(view: ProgramView) -> str:
-    parts = []
-    for name, values in view.forks.items():
-        columns = "".join(
-            f'<div style="{_FORK_COLUMN}">{span(esc(value), "gen", f"{name}[{i}]")}</div>'
-            for i, value in enumerate(values)
-        )
-        parts.append(
-            f'<div class="sgl-fork" style="margin-top:6px">{badge(f"fork: {name}", "#0f766e")}'
-            f'<div style="display:flex;gap:6px;margin-top:2px">{columns}</div></div>'
-        )
-    return "".join(parts)
+def _fork_html(name: str, values: Sequence[str]) -> str:
+    columns = "".join(
+        f'<div style="{_FORK_COLUMN}">{span(esc(value), "gen", f"{name}[{i}]")}</div>'
+        for i, value in enumerate(values)
+    )
+    return (
+        f'<div class="sgl-fork" data-var="{esc(name)}" style="margin:6px 0">'
+        f'{badge(f"fork: {name}", "#0f766e")}'
+        f'<div style="display:flex;gap:6px;margin-top:2px">{columns}</div></div>'
+    )
 
 
 def _empty_html(view: ProgramView) -> str:
@@ -181,15 +229,19 @@ def render_program_html(view: ProgramView, title: str = "ProgramState") -> str:
     return (
         f'<div class="sgl-program" style="{css}">'
         f'<div style="font-size:75%;opacity:0.6">{esc(title)}</div>'
-        f"{''.join(_block_html(b) for b in view.blocks)}{_forks_html(view)}{_empty_html(view)}"
+        f"{''.join(_block_html(b, view) for b in view.blocks)}{_empty_html(view)}"
         f"{error}</div>"
     )
 
 
 def render_program_text(view: ProgramView) -> str:
     """Readable plain text: ``[role]`` headers and ``⟦var: value⟧`` spans."""
-    lines = []
+    lines: list[str] = []
     for block in view.blocks:
+        if block.fork is not None:
+            values = view.forks.get(block.fork, ())
+            lines.extend(f"[fork {block.fork}[{i}]] {v}" for i, v in enumerate(values))
+            continue
         body = "".join(s.text if s.var is None else f"⟦{s.var}: {s.text}⟧" for s in block.segments)
         if block.role is None:
             if body.strip():
@@ -200,9 +252,6 @@ def render_program_text(view: ProgramView) -> str:
             if s.scores:
                 ranked = ", ".join(f"{c.choice}={c.score:.3f}" for c in s.scores)
                 lines.append(f"    {s.var} scores: {ranked}")
-    for name, values in view.forks.items():
-        for i, value in enumerate(values):
-            lines.append(f"[fork {name}[{i}]] {value}")
     for name in view.empty:
         lines.append(f"⟦{name}: ⟧ (empty)")
     if view.error:

@@ -9,11 +9,11 @@ True
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from sgl_notebook.display.html_builders import card, esc, kv_line, style
+from sgl_notebook.display.html_builders import card, esc, kv_line
+from sgl_notebook.display.logprobs import TokenLogprob, logprob_spans_html, logprob_tokens_html
 from sgl_notebook.display.markdown import to_html
 
 __all__ = [
@@ -23,15 +23,6 @@ __all__ = [
     "logprob_tokens_html",
     "result_stats",
 ]
-
-
-@dataclass(frozen=True)
-class TokenLogprob:
-    """One generated token, its logprob and the top alternatives ``(token, logprob)``."""
-
-    token: str
-    logprob: float
-    top: tuple[tuple[str, float], ...] = ()
 
 
 @dataclass
@@ -78,12 +69,18 @@ def result_stats(result: SglResult) -> list[tuple[str, object]]:
     """The figures shown under an answer, in order; None values are skipped by the renderer."""
     usage = result.usage or {}
     finish = "interrupted" if result.interrupted else result.finish_reason
+    prompt, cached = usage.get("prompt_tokens"), usage.get("cached_tokens")
+    if cached is not None and prompt is not None and cached > prompt:
+        cached = None  # a request-wide sum over samples, not this answer's (never > prompt)
+    # without a stream the first token came with the last: that wait is latency, not TTFT
+    latency = result.elapsed if result.ttft is None and result.elapsed is not None else None
     return [
         ("tokens", result.tokens if result.tokens is not None else usage.get("completion_tokens")),
         ("tok/s", None if result.tokens_per_s is None else f"{result.tokens_per_s:.1f}"),
         ("TTFT", None if result.ttft is None else f"{result.ttft * 1000:.0f} ms"),
-        ("prompt", usage.get("prompt_tokens")),
-        ("cached", usage.get("cached_tokens")),
+        ("latency", None if latency is None else f"{latency * 1000:.0f} ms"),
+        ("prompt", prompt),
+        ("cached", cached),
         ("finish", finish),
         ("server", result.server),
     ]
@@ -93,32 +90,6 @@ def result_text(result: SglResult) -> str:
     """Plain text: the answer, then one line of figures."""
     figures = " · ".join(f"{k}: {v}" for k, v in result_stats(result) if v is not None)
     return f"{result.text}\n[{figures}]" if figures else result.text
-
-
-def _prob_color(logprob: float) -> str:
-    # red (unlikely) -> green (likely), translucent so it reads on light and dark themes
-    p = math.exp(logprob) if math.isfinite(logprob) else 0.0
-    return f"hsla({round(120 * p)},75%,50%,0.35)"
-
-
-def logprob_spans_html(tokens: list[TokenLogprob]) -> str:
-    """The coloured spans of :func:`logprob_tokens_html`, without the wrapper."""
-    out = []
-    for t in tokens:
-        p = math.exp(t.logprob) if math.isfinite(t.logprob) else 0.0
-        alts = ", ".join(f"{tok!r} {math.exp(lp):.2f}" for tok, lp in t.top)
-        title = f"p={p:.3f}" + (f" | top: {alts}" if alts else "")
-        css = style(background=_prob_color(t.logprob), border_radius="2px")
-        out.append(
-            f'<span class="sgl-tok" style="{css}" title="{esc(title)}">{esc(t.token)}</span>'
-        )
-    return "".join(out)
-
-
-def logprob_tokens_html(tokens: list[TokenLogprob]) -> str:
-    """Each token coloured by its probability; hover shows it and the top alternatives."""
-    body = logprob_spans_html(tokens)
-    return f'<div style="white-space:pre-wrap;line-height:1.6">{body}</div>'
 
 
 def answer_html(result: SglResult) -> str:
@@ -137,7 +108,7 @@ def answer_html(result: SglResult) -> str:
 
 def result_card_html(result: SglResult, title: str | None = None) -> str:
     """A card: the answer rendered, and its figures below."""
-    heading = title or (f"sample {result.index}" if result.index else "answer")
+    heading = title or "answer"
     if result.model:
         heading += f" · {result.model}"
     accent = "#f59e0b" if result.interrupted else ("#dc2626" if result.error else "#10b981")

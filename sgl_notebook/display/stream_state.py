@@ -103,6 +103,12 @@ class StreamProgress:
         if reason is not None:
             self._sample(index).finish_reason = reason
 
+    def abort_unfinished(self) -> None:
+        """After an interrupt: samples the server did not finish end with SGLang's "abort"."""
+        for sample in self.samples:
+            if sample.finish_reason is None:
+                sample.finish_reason = "abort"
+
     def _usage_of(self, sample: SampleProgress) -> dict[str, Any]:
         if sample.usage is not None:
             return dict(sample.usage)
@@ -110,8 +116,12 @@ class StreamProgress:
             return {"completion_tokens": sample.chunks if self.streamed else None}
         usage = dict(self.usage)
         if self.n > 1:
-            # OpenAI usage is for all samples together; per sample, only a stream can count
+            # OpenAI usage is for all samples together; per sample, only a stream can count.
+            # SGLang counts the shared prompt once but sums every sample's cache hits, so the
+            # request's cached_tokens can exceed its prompt_tokens: per sample it is unknown.
             usage["completion_tokens"] = sample.chunks if self.streamed else None
+            usage["cached_tokens"] = None
+            usage["total_tokens"] = None
         return usage
 
     def results(self, interrupted: bool = False, **common: Any) -> list[SglResult]:
@@ -125,12 +135,14 @@ class StreamProgress:
                     text=sample.text,
                     finish_reason=sample.finish_reason,
                     usage=usage,
-                    ttft=sample.ttft,
+                    # without streaming the first token arrives with the last: no TTFT to tell
+                    ttft=sample.ttft if self.streamed else None,
                     tokens_per_s=sample.tokens_per_s(tokens) if self.streamed else None,
                     logprobs=sample.logprobs or None,
                     index=sample.index,
                     interrupted=interrupted,
                     elapsed=(sample.last_at - self.started_at) if sample.last_at else None,
+                    meta={"request_usage": self.usage} if self.n > 1 and self.usage else {},
                     **common,
                 )
             )

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from sgl_notebook.display.html_builders import esc, kv_line, style
+from sgl_notebook.display.logprobs import LEGEND_HTML
 from sgl_notebook.display.result import (
     SglResult,
     logprob_spans_html,
@@ -25,7 +26,14 @@ from sgl_notebook.display.result import (
 )
 from sgl_notebook.display.stream_state import SampleProgress, StreamProgress, UpdateThrottle
 
-__all__ = ["LiveRenderer", "ResultGroup", "StreamView", "frontend_mode", "live_html"]
+__all__ = [
+    "LiveRenderer",
+    "ResultGroup",
+    "StreamView",
+    "frontend_mode",
+    "live_html",
+    "sample_label",
+]
 
 _CURSOR = '<span style="opacity:0.6">▍</span>'
 # built once: a redraw happens up to 20 times a second and should cost little more than its message
@@ -38,6 +46,18 @@ _BOX_CSS = style(
     border_radius="4px",
     padding="4px 6px",
 )
+
+
+def sample_label(index: int) -> str:
+    """What a ``--n`` sample is called everywhere (live, final, plain text): 1-based."""
+    return f"sample {index + 1}"
+
+
+_SAMPLE_LABELS = [
+    f'<div class="sgl-sample-label" style="font-size:80%;font-weight:600;opacity:0.7">'
+    f"{sample_label(i)}</div>"
+    for i in range(64)
+]
 
 
 def frontend_mode() -> str:
@@ -84,7 +104,7 @@ class _SampleBody:
             if new:
                 self.html.append(logprob_spans_html(new))
                 self.logprobs_done = len(sample.logprobs)
-            return f'<div style="{_LOGPROB_CSS}">{"".join(self.html)}</div>'
+            return f'<div style="{_LOGPROB_CSS}">{"".join(self.html)}</div>{LEGEND_HTML}'
         parts = sample.parts
         if len(parts) > self.parts_done:
             self.html.append(esc("".join(parts[self.parts_done :])))
@@ -113,6 +133,7 @@ class LiveRenderer:
         ]
         if len(cells) == 1:
             return f'<div class="sgl-stream">{cells[0]}</div>'
+        cells = [_SAMPLE_LABELS[i] + c if i < 64 else c for i, c in enumerate(cells)]
         columns = "".join(f'<div style="{_BOX_CSS}">{c}</div>' for c in cells)
         return (
             f'<div class="sgl-stream" style="display:flex;gap:6px;flex-wrap:wrap">{columns}</div>'
@@ -136,10 +157,13 @@ class ResultGroup:
         if len(self.results) == 1:
             return self.results[0]._repr_mimebundle_()
         box = "flex:1 1 0;min-width:200px"
-        columns = "".join(f'<div style="{box}">{result_card_html(r)}</div>' for r in self.results)
+        columns = "".join(
+            f'<div style="{box}">{result_card_html(r, sample_label(r.index))}</div>'
+            for r in self.results
+        )
         return {
             "text/plain": "\n\n".join(
-                f"[sample {r.index}]\n{result_text(r)}" for r in self.results
+                f"[{sample_label(r.index)}]\n{result_text(r)}" for r in self.results
             ),
             "text/html": f'<div style="display:flex;gap:8px;flex-wrap:wrap">{columns}</div>',
         }
@@ -200,6 +224,14 @@ class StreamView:
                 self._printed = len(text)
                 self.pushes += 1
 
+    def discard(self) -> None:
+        """Take the live view off the screen (the cell ends in an error instead)."""
+        if self._handle is not None:
+            self._handle.update({"text/plain": ""}, raw=True)
+        if self._widget is not None:
+            self._widget.close()
+        self._widget = self._handle = None
+
     def close(self, results: Sequence[SglResult]) -> None:
         """Replace the live view with the static rendering of the final results."""
         group = ResultGroup(results)
@@ -221,5 +253,5 @@ class StreamView:
             sys.stdout.flush()
         else:
             for r in results:
-                sys.stdout.write(f"[sample {r.index}]\n{result_text(r)}\n\n")
+                sys.stdout.write(f"[{sample_label(r.index)}]\n{result_text(r)}\n\n")
             sys.stdout.flush()

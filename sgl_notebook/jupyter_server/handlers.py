@@ -1,7 +1,9 @@
 """Authenticated REST handlers under ``/sgl-notebook/api/``, over the server registry.
 
 ``GET servers``                 every server with liveness, uptime, owner and latest stats
-``GET servers/<id>/logs?n=N``   the last N log lines (API key redacted)
+``GET servers/<id>/logs?n=N``   the last N log lines (API key redacted), without the toolkit's own
+                                polling (``GET /metrics``...; ``hidden_polling`` counts them;
+                                ``&polling=show`` keeps them)
 ``GET servers/<id>/stats``      latest stats and throughput history, parsed incrementally
 ``POST servers/<id>/stop``      stop a registry server (pid and create time checked)
 
@@ -11,6 +13,7 @@ Errors are JSON (``{"message": ...}``) with 400/404/409; unauthenticated request
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import time
 from typing import Any
@@ -21,7 +24,11 @@ from tornado import web
 
 from sgl_notebook.jupyter_server.inventory import describe_server
 from sgl_notebook.jupyter_server.load_watch import LoadWatchers, merge_load
-from sgl_notebook.jupyter_server.log_tail import LogStatsFollower, tail_lines
+from sgl_notebook.jupyter_server.log_tail import (
+    LogStatsFollower,
+    tail_lines,
+    tail_without_polling,
+)
 from sgl_notebook.server.registry import (
     ServerRecord,
     list_records,
@@ -121,8 +128,14 @@ class LogsHandler(_SglHandler):
         if not 1 <= n <= MAX_LOG_LINES:
             raise web.HTTPError(400, f"n must be between 1 and {MAX_LOG_LINES}, got {n}")
         record = self.find(server_id)
-        lines = tail_lines(record.log_path, n, redact=record.api_key) if record.log_path else []
-        self.reply({"id": record.id, "lines": lines})
+        if self.get_query_argument("polling", "hide") == "show":
+            lines = tail_lines(record.log_path, n, redact=record.api_key) if record.log_path else []
+            hidden = 0
+        elif record.log_path:
+            lines, hidden = tail_without_polling(record.log_path, n, redact=record.api_key)
+        else:
+            lines, hidden = [], 0
+        self.reply({"id": record.id, "lines": lines, "hidden_polling": hidden})
 
 
 class StatsHandler(_SglHandler):
@@ -146,12 +159,17 @@ class StatsHandler(_SglHandler):
         )
 
 
+STOPPED_FROM_LAB = "JupyterLab (the SGLang servers sidebar)"
+
+
 class StopHandler(_SglHandler):
     @web.authenticated
     async def post(self, server_id: str) -> None:
         record = self.find(server_id)
         # terminate, wait, kill: up to seconds, so off the event loop
-        stopped = await asyncio.get_running_loop().run_in_executor(None, stop_record, record)
+        stopped = await asyncio.get_running_loop().run_in_executor(
+            None, functools.partial(stop_record, record, by=STOPPED_FROM_LAB)
+        )
         if not stopped:
             raise web.HTTPError(
                 409,

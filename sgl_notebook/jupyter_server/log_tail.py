@@ -17,7 +17,23 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["tail_lines", "LogStatsFollower", "FIRST_READ_BYTES", "HISTORY_POINTS", "IDLE_AFTER_S"]
+__all__ = [
+    "FIRST_READ_BYTES",
+    "HISTORY_POINTS",
+    "IDLE_AFTER_S",
+    "POLLING_PATHS",
+    "LogStatsFollower",
+    "is_polling_line",
+    "tail_lines",
+    "tail_without_polling",
+]
+
+# What the toolkit itself polls (dashboard, sidebar, launcher, load reports): their access lines
+# would bury the server's own lines in the sidebar's tail.
+POLLING_PATHS = frozenset(
+    {"/metrics", "/get_load", "/v1/loads", "/health", "/health_generate", "/get_server_info",
+     "/server_info", "/get_model_info", "/model_info"}
+)
 
 FIRST_READ_BYTES = 256 * 1024  # a server's first poll reads at most this much of an old log
 HISTORY_POINTS = 60  # throughput points kept for the sparkline
@@ -55,6 +71,32 @@ def tail_lines(path: str, n: int, *, redact: str | None = None) -> list[str]:
     if redact:
         lines = [line.replace(redact, "***") for line in lines]
     return lines
+
+
+def is_polling_line(line: str) -> bool:
+    """An access line of a GET the toolkit polls (``GET /metrics``, ``GET /get_load``, ...).
+
+    >>> is_polling_line('INFO:     127.0.0.1:5 - "GET /metrics HTTP/1.1" 200 OK')
+    True
+    >>> is_polling_line('INFO:     127.0.0.1:5 - "POST /generate HTTP/1.1" 200 OK')
+    False
+    """
+    if '"GET /' not in line:
+        return False
+    from sgl_notebook.protocol.access_logs import parse_access_line
+
+    record = parse_access_line(line)
+    return record is not None and record.method == "GET" and record.path in POLLING_PATHS
+
+
+def tail_without_polling(
+    path: str, n: int, *, redact: str | None = None, scan: int = 2000
+) -> tuple[list[str], int]:
+    """The last ``n`` lines that are not the toolkit's polling, and how many such lines were
+    skipped among the last ``scan`` lines read."""
+    lines = tail_lines(path, max(n, scan), redact=redact)
+    kept = [line for line in lines if not is_polling_line(line)]
+    return kept[-n:], len(lines) - len(kept)
 
 
 def _default_parse_line(line: str, dialect: str) -> Any:

@@ -1,22 +1,25 @@
 """Send one ``%%sgl`` request and stream it into a :class:`StreamView` (the only IO of a cell).
 
-Every mode becomes the same small :class:`StreamEvent` sequence, so one loop drives the display.
-An interrupt (KeyboardInterrupt) ends the loop: the HTTP stream is closed, ``/abort_request``
-is sent with the rid we chose, and the partial text is kept.
+Every mode becomes the same small :class:`StreamEvent` sequence (see :mod:`stream_events`), read
+on a thread by :class:`EventPump`, so one loop drives the display. An interrupt
+(KeyboardInterrupt) sends ``/abort_request`` with the rid we chose, reads the server's last
+events (``finish_reason="abort"``, usage) and keeps the partial text.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import queue
+import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-from sgl_notebook.display.result import SglResult, TokenLogprob
+from sgl_notebook.display.result import SglResult
 from sgl_notebook.display.stream_state import StreamProgress
 from sgl_notebook.display.stream_view import ResultGroup, StreamView
 from sgl_notebook.magics.errors import ServerRequestError
@@ -26,9 +29,28 @@ from sgl_notebook.magics.requests import (
     completion_request,
     generate_request,
 )
+from sgl_notebook.magics.server_reason import log_mark, with_server_reason
 from sgl_notebook.magics.specs import CellSpec
+from sgl_notebook.magics.stream_events import (
+    StreamEvent,
+    _chat_events,
+    _completion_events,
+    _generate_events,
+    _raise_for_native,
+    _sse_payloads,
+)
 
-__all__ = ["ServerTarget", "StreamEvent", "abort_request", "new_rid", "openai_client", "run_cell"]
+__all__ = [
+    "EventPump",
+    "ServerTarget",
+    "StreamEvent",
+    "abort_request",
+    "new_rid",
+    "openai_client",
+    "run_cell",
+]
+
+ABORT_DRAIN_S = 3.0  # how long an interrupted cell waits for the server's last events
 
 
 @dataclass(frozen=True)
@@ -39,17 +61,8 @@ class ServerTarget:
     api_key: str | None = None
     name: str | None = None
     model: str | None = None
-
-
-class StreamEvent(NamedTuple):
-    """One step of any stream (a NamedTuple: one is built per token, so it must be cheap)."""
-
-    sample: int = 0  # which of the --n samples
-    text: str = ""
-    logprobs: list[TokenLogprob] | None = None
-    finish_reason: str | None = None
-    usage: dict[str, Any] | None = None  # the whole request's (OpenAI's usage chunk)
-    sample_usage: dict[str, Any] | None = None  # this sample's (native meta_info)
+    # the server's last log lines (managed servers): where a server's real reason may be
+    log_lines: Callable[[int], list[str]] | None = None
 
 
 def new_rid() -> str:
@@ -90,185 +103,6 @@ def abort_request(target: ServerTarget, rid: str) -> bool:
     return response.status_code == 200
 
 
-def usage_dict(usage: Any) -> dict[str, Any] | None:
-    """OpenAI usage (object or dict) -> prompt/completion/total tokens and ``cached_tokens``."""
-    if usage is None:
-        return None
-    if not isinstance(usage, dict):
-        usage = usage.model_dump()
-    out = {k: usage.get(k) for k in ("prompt_tokens", "completion_tokens", "total_tokens")}
-    details = usage.get("prompt_tokens_details") or {}
-    out["cached_tokens"] = details.get("cached_tokens") if isinstance(details, dict) else None
-    return out
-
-
-# ---------------------------------------------------------------- events per mode
-
-
-def _logprob(value: Any) -> float:
-    """A logprob as a float; servers send null for tokens they did not score (-inf here)."""
-    return float("-inf") if value is None else float(value)
-
-
-def _chat_logprobs(logprobs: Any) -> list[TokenLogprob] | None:
-    content = logprobs.get("content") if logprobs else None
-    if not content:
-        return None
-    return [
-        TokenLogprob(
-            t["token"],
-            _logprob(t.get("logprob")),
-            tuple((a["token"], _logprob(a.get("logprob"))) for a in (t.get("top_logprobs") or ())),
-        )
-        for t in content
-    ]
-
-
-def _chat_events(chunks: Iterable[dict[str, Any]]) -> Iterator[StreamEvent]:
-    """Events of chat chunks as plain dicts (streamed chunks, or one whole response)."""
-    for chunk in chunks:
-        usage = chunk.get("usage")
-        if usage is not None:
-            yield StreamEvent(usage=usage_dict(usage))
-        for choice in chunk.get("choices") or ():
-            delta = choice.get("delta")
-            if delta is None:  # non-streamed response
-                delta = choice.get("message") or {}
-            logprobs = choice.get("logprobs")
-            yield StreamEvent(
-                choice.get("index") or 0,
-                delta.get("content") or "",
-                _chat_logprobs(logprobs) if logprobs else None,
-                choice.get("finish_reason"),
-            )
-
-
-def _completion_logprobs(logprobs: Any) -> list[TokenLogprob] | None:
-    if not logprobs or not logprobs.get("tokens"):
-        return None
-    tokens = logprobs["tokens"]
-    tops = logprobs.get("top_logprobs") or [None] * len(tokens)
-    return [
-        TokenLogprob(
-            tok,
-            _logprob(lp),
-            tuple((str(k), _logprob(v)) for k, v in (top or {}).items()),
-        )
-        for tok, lp, top in zip(
-            tokens, logprobs.get("token_logprobs") or [None] * len(tokens), tops, strict=False
-        )
-    ]
-
-
-def _completion_events(chunks: Iterable[dict[str, Any]]) -> Iterator[StreamEvent]:
-    for chunk in chunks:
-        usage = chunk.get("usage")
-        if usage is not None:
-            yield StreamEvent(usage=usage_dict(usage))
-        for choice in chunk.get("choices") or ():
-            logprobs = choice.get("logprobs")
-            yield StreamEvent(
-                choice.get("index") or 0,
-                choice.get("text") or "",
-                _completion_logprobs(logprobs) if logprobs else None,
-                choice.get("finish_reason"),
-            )
-
-
-def _transport_errors() -> tuple[type[BaseException], ...]:
-    """What a half-read body raises in the openai client's transport (httpx or httpx2)."""
-    try:
-        from openai._httpx2 import request_exceptions, timeout_exceptions
-
-        return (*timeout_exceptions(), *request_exceptions())
-    except ImportError:  # pragma: no cover - older openai clients run on plain httpx
-        import httpx
-
-        return (httpx.HTTPError,)
-
-
-def _sse_payloads(response: Any) -> Iterator[dict[str, Any]]:
-    """JSON payloads of an OpenAI-style SSE body, without building a pydantic object per chunk.
-
-    The openai client still sends the request (auth, ``extra_body``, status errors); only the
-    per-chunk parsing is ours: split the bytes on newlines, ``json.loads`` each ``data:`` line.
-    An ``{"error": ...}`` event ends the stream as :class:`openai.APIError` would.
-    """
-    import openai
-
-    loads = json.loads
-    errors = _transport_errors()
-    pending = b""
-    try:
-        for block in response.iter_bytes():
-            lines = (pending + block).split(b"\n")
-            pending = lines.pop()
-            for line in lines:
-                if not line.startswith(b"data:"):
-                    continue
-                data = line[5:].strip()
-                if data.startswith(b"[DONE]"):
-                    return
-                payload = loads(data)
-                if isinstance(payload, dict) and payload.get("error"):
-                    error = payload["error"]
-                    message = error.get("message") if isinstance(error, dict) else error
-                    raise ServerRequestError(
-                        f"The server stopped the answer: {message or 'an error while streaming'}"
-                    )
-                yield payload
-    except errors as exc:
-        raise openai.APIConnectionError(request=response.http_response.request) from exc
-
-
-def _native_finish(reason: Any) -> str | None:
-    if isinstance(reason, dict):
-        return str(reason.get("type"))
-    return None if reason is None else str(reason)
-
-
-def _native_logprobs(meta: dict[str, Any], start: int) -> tuple[list[TokenLogprob], int]:
-    tokens = meta.get("output_token_logprobs") or []
-    tops = meta.get("output_top_logprobs") or [None] * len(tokens)
-    out = [
-        TokenLogprob(
-            str(t[2]),
-            _logprob(t[0]),
-            tuple((str(a[2]), _logprob(a[0])) for a in (top or ())),
-        )
-        for t, top in zip(tokens[start:], tops[start:], strict=False)
-    ]
-    return out, len(tokens)
-
-
-def _generate_events(payloads: Iterator[Any]) -> Iterator[StreamEvent]:
-    """Native /generate events carry cumulative text (and logprobs): turn them into deltas."""
-    seen_text: dict[int, int] = {}
-    seen_logprobs: dict[int, int] = {}
-    for payload in payloads:
-        if isinstance(payload, dict) and "error" in payload:
-            error = payload["error"]
-            raise ServerRequestError(
-                "The server refused the request: "
-                + str(error.get("message", error) if isinstance(error, dict) else error)
-            )
-        meta = payload.get("meta_info", {})
-        index = int(payload.get("index", 0))
-        text = payload.get("text", "")
-        delta = text[seen_text.get(index, 0) :]
-        seen_text[index] = len(text)
-        logprobs, seen_logprobs[index] = _native_logprobs(meta, seen_logprobs.get(index, 0))
-        finish = _native_finish(meta.get("finish_reason"))
-        usage = None
-        if finish is not None:
-            usage = {
-                "prompt_tokens": meta.get("prompt_tokens"),
-                "completion_tokens": meta.get("completion_tokens"),
-                "cached_tokens": meta.get("cached_tokens"),
-            }
-        yield StreamEvent(index, delta, logprobs or None, finish, sample_usage=usage)
-
-
 def _native_payloads(
     target: ServerTarget, body: dict[str, Any], holder: list[Any]
 ) -> Iterator[Any]:
@@ -296,16 +130,116 @@ def _native_payloads(
         yield from iter_events(response.iter_lines())
 
 
-def _raise_for_native(status: int, text: str) -> None:
-    if status != 200:
-        try:
-            message = json.loads(text).get("error", {}).get("message", text)
-        except (ValueError, AttributeError):
-            message = text
-        raise ServerRequestError(f"The server answered {status}: {message}")
-
-
 # ---------------------------------------------------------------- the cell
+
+
+def _open_events(
+    spec: CellSpec,
+    prompt: str,
+    messages: list[dict[str, str]] | None,
+    target: ServerTarget,
+    defaults: Defaults,
+    schema: dict[str, Any] | None,
+    stream: bool,
+    rid: str,
+    closers: list[Any],
+) -> Iterator[StreamEvent]:
+    """Send the request and yield the events of its answer (runs on the reader thread)."""
+    if spec.mode == "generate":
+        body = generate_request(spec, prompt, defaults, rid=rid, schema=schema, stream=stream)
+        yield from _generate_events(_native_payloads(target, body, closers))
+        return
+    client = openai_client(target.url, target.api_key)
+    model = target.model or "default"
+    if spec.mode == "chat":
+        assert messages is not None
+        body = chat_request(
+            spec, messages, defaults, rid=rid, model=model, schema=schema, stream=stream
+        )
+        endpoint: Any = client.chat.completions
+        to_events: Any = _chat_events
+    else:
+        body = completion_request(
+            spec, prompt, defaults, rid=rid, model=model, schema=schema, stream=stream
+        )
+        endpoint, to_events = client.completions, _completion_events
+    if stream:
+        # the request (and its status errors) through openai; the chunks parsed as dicts
+        response = endpoint.with_streaming_response.create(**body).__enter__()
+        closers.append(response)
+        yield from to_events(_sse_payloads(response))
+    else:
+        yield from to_events([endpoint.create(**body).model_dump()])
+
+
+class _Failure(NamedTuple):
+    error: BaseException
+
+
+_END = object()
+
+
+class EventPump:
+    """Reads a request's events on a thread and hands them to the kernel's main thread.
+
+    An interrupt then lands in the main thread's wait, not inside the HTTP read: the request is
+    aborted and the stream read on to its end, so the result gets SGLang's
+    ``finish_reason="abort"`` and the usage (prompt tokens too) the server sends last.
+    """
+
+    def __init__(self, produce: Callable[[], Iterator[StreamEvent]]) -> None:
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._thread = threading.Thread(
+            target=self._run, args=(produce,), name="sgl-cell-stream", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self, produce: Callable[[], Iterator[StreamEvent]]) -> None:
+        try:
+            for event in produce():
+                self._queue.put(event)
+        except BaseException as exc:  # noqa: BLE001 - re-raised on the main thread
+            self._queue.put(_Failure(exc))
+        finally:
+            self._queue.put(_END)
+
+    def events(self, deadline: float | None = None) -> Iterator[StreamEvent]:
+        """Events until the stream ends (or ``deadline``, a ``time.monotonic()`` value, passes)."""
+        get = self._queue.get
+        while True:
+            wait = 0.5 if deadline is None else deadline - time.monotonic()
+            if wait <= 0:
+                return
+            try:
+                item = get(timeout=min(wait, 0.5))  # short waits: an interrupt is seen at once
+            except queue.Empty:
+                continue
+            if item is _END:
+                return
+            if type(item) is _Failure:
+                raise item.error
+            yield item
+
+
+def _apply(event: StreamEvent, progress: StreamProgress, view: StreamView, stream: bool) -> None:
+    if event.usage is not None:
+        progress.usage = event.usage
+    if event.sample_usage is not None:
+        progress.set_sample_usage(event.sample, event.sample_usage)
+    if event.text or event.logprobs:
+        if stream:
+            view.feed(event.sample, event.text, event.logprobs)
+        else:
+            progress.feed(event.sample, event.text, time.perf_counter(), event.logprobs)
+    if event.finish_reason is not None:
+        progress.finish(event.sample, event.finish_reason)
+
+
+def _drain_after_abort(pump: EventPump, apply: Callable[[StreamEvent], None]) -> None:
+    """The events a server still sends after ``/abort_request`` (its finish and usage)."""
+    with contextlib.suppress(Exception, KeyboardInterrupt):
+        for event in pump.events(deadline=time.monotonic() + ABORT_DRAIN_S):
+            apply(event)
 
 
 def run_cell(
@@ -324,73 +258,59 @@ def run_cell(
 
     stream = defaults.stream if spec.stream is None else spec.stream
     rid = new_rid()
-    model = target.model or "default"
     closers: list[Any] = []
-    client = openai_client(target.url, target.api_key) if spec.mode != "generate" else None
-    # the clock starts once the (cached, slow the first time) client exists: TTFT is the server's
+    if spec.mode != "generate":
+        openai_client(target.url, target.api_key)  # built (once, slowly) before the clock starts
+    mark = log_mark(target)
     progress = StreamProgress(n=spec.n, started_at=time.perf_counter(), streamed=stream)
     view = StreamView(
         progress, show_logprobs=spec.logprobs, max_updates_per_s=max_updates_per_s, mode=view_mode
     )
-    interrupted = False
-    try:
-        if spec.mode in ("chat", "complete"):
-            assert client is not None
-            if spec.mode == "chat":
-                assert messages is not None
-                body = chat_request(
-                    spec, messages, defaults, rid=rid, model=model, schema=schema, stream=stream
-                )
-                endpoint: Any = client.chat.completions
-                to_events: Any = _chat_events
-            else:
-                body = completion_request(
-                    spec, prompt, defaults, rid=rid, model=model, schema=schema, stream=stream
-                )
-                endpoint = client.completions
-                to_events = _completion_events
-            if stream:
-                # the request (and its status errors) through openai; the chunks parsed as dicts
-                response = endpoint.with_streaming_response.create(**body).__enter__()
-                closers.append(response)
-                events: Iterator[StreamEvent] = to_events(_sse_payloads(response))
-            else:
-                events = to_events([endpoint.create(**body).model_dump()])
-        else:
-            body = generate_request(spec, prompt, defaults, rid=rid, schema=schema, stream=stream)
-            events = _generate_events(_native_payloads(target, body, closers))
-        if stream:
+    started = False
+
+    def apply(event: StreamEvent) -> None:
+        nonlocal started
+        if stream and not started:  # shown once something arrives: no empty stub on errors
+            started = True
             view.start()
-        for event in events:
-            if event.usage is not None:
-                progress.usage = event.usage
-            if event.sample_usage is not None:
-                progress.set_sample_usage(event.sample, event.sample_usage)
-            if event.text or event.logprobs:
-                if stream:
-                    view.feed(event.sample, event.text, event.logprobs)
-                else:
-                    progress.feed(event.sample, event.text, time.perf_counter(), event.logprobs)
-            progress.finish(event.sample, event.finish_reason)
-    except KeyboardInterrupt:
-        interrupted = True
-        for closer in closers:
-            _quietly_close(closer)
-        abort_request(target, rid)
+        _apply(event, progress, view, stream)
+
+    interrupted = False
+    pump = EventPump(
+        lambda: _open_events(
+            spec, prompt, messages, target, defaults, schema, stream, rid, closers
+        )
+    )
+    try:
+        try:
+            for event in pump.events():
+                apply(event)
+        except KeyboardInterrupt:
+            interrupted = True
+            abort_request(target, rid)
+            _drain_after_abort(pump, apply)
     except openai.APIConnectionError:
+        view.discard()
         raise ServerRequestError(
             f"Cannot reach the server at {target.url}: is it running? Check with %sgl list, "
             "or start one with %sgl launch."
         ) from None
     except openai.APIStatusError as exc:
-        raise ServerRequestError(
-            f"The server answered {exc.status_code}: {_api_message(exc)}"
-        ) from None
+        view.discard()
+        message = with_server_reason(_api_message(exc), target, mark)
+        raise ServerRequestError(f"The server answered {exc.status_code}: {message}") from None
     except openai.APIError as exc:  # an error event inside the stream
-        raise ServerRequestError(f"The server stopped the answer: {_api_message(exc)}") from None
+        view.discard()
+        message = with_server_reason(_api_message(exc), target, mark)
+        raise ServerRequestError(f"The server stopped the answer: {message}") from None
+    except ServerRequestError as exc:
+        view.discard()
+        raise ServerRequestError(with_server_reason(str(exc), target, mark)) from None
     finally:
         for closer in closers:
             _quietly_close(closer)
+    if interrupted:
+        progress.abort_unfinished()
     results = progress.results(
         interrupted=interrupted, rid=rid, server=target.name, model=target.model
     )
@@ -400,7 +320,7 @@ def run_cell(
                 result.json = json.loads(result.text)
             except ValueError:
                 result.json = None
-    if stream:
+    if stream and started:
         view.close(results)
     else:
         from IPython.display import display

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import inspect
 import secrets
 import warnings
 from collections.abc import Callable
@@ -16,12 +17,14 @@ from typing import Any
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class, no_var_expand
 from traitlets import Bool, Float, Int, TraitError, Unicode, validate
 
-from sgl_notebook.display.server_views import LaunchView, ServerCard, ServerTable
+from sgl_notebook.display.launch_view import LaunchView
+from sgl_notebook.display.server_views import ServerCard, ServerTable
 from sgl_notebook.display.stream_view import frontend_mode
 from sgl_notebook.magics import router_magic, server_ops
 from sgl_notebook.magics.bench_magic import BenchSpec
 from sgl_notebook.magics.cell_runner import ServerTarget, run_cell
 from sgl_notebook.magics.errors import (
+    LaunchCancelledError,
     LaunchFailedError,
     ServerRequestError,
     SglUsageError,
@@ -34,15 +37,18 @@ from sgl_notebook.magics.specs import (
     CellSpec,
     ConnectSpec,
     FlushSpec,
+    HelpSpec,
     InfoSpec,
     LaunchSpec,
     ListSpec,
     LogsSpec,
+    RestartSpec,
     SessionResetSpec,
     StatsSpec,
     StopSpec,
     UseSpec,
     cell_magic_arguments,
+    command_help,
     line_help,
     parse_cell,
     parse_line,
@@ -54,7 +60,6 @@ __all__ = ["SglMagics"]
 ENGINES = ("auto", "sglang", "vllm", "cpu")
 
 
-@magics_class
 def _note_answers(server: Any, results: list[Any]) -> None:
     """Short answers log no decode line: their own token/s goes into the server's stats."""
     from sgl_notebook.stats.answers import note_answer
@@ -64,6 +69,7 @@ def _note_answers(server: Any, results: list[Any]) -> None:
         note_answer(stats, results)
 
 
+@magics_class
 class SglMagics(Magics):
     """Run and talk to SGLang servers from a notebook (``%config SglMagics.<trait>``)."""
 
@@ -188,17 +194,24 @@ class SglMagics(Magics):
             api_key=getattr(server, "api_key", None),
             name=getattr(server, "name", None),
             model=getattr(server, "model", None),
+            log_lines=server.logs if getattr(server, "managed", False) else None,
         )
         defaults = Defaults(self.max_tokens, self.temperature, self.stream, self.top_logprobs)
-        results = run_cell(
-            spec,
-            prompt,
-            messages,
-            target,
-            defaults,
-            schema=schema,
-            max_updates_per_s=self.update_rate,
-        )
+        try:
+            results = run_cell(
+                spec,
+                prompt,
+                messages,
+                target,
+                defaults,
+                schema=schema,
+                max_updates_per_s=self.update_rate,
+            )
+        except ServerRequestError:
+            # it died while we asked: say how (killed, stopped from elsewhere), not "unreachable"
+            if getattr(server, "managed", False) and not server.is_alive():
+                self._ensure_running(server)
+            raise
         self.last_results = results
         _note_answers(server, results)
         if spec.session and messages is not None and results:
@@ -215,7 +228,7 @@ class SglMagics(Magics):
     @line_magic("sgl")  # type: ignore[arg-type]
     @no_var_expand
     def sgl_line(self, line: str) -> Any:
-        """Manage servers: %sgl launch|stop|list|use|connect|logs|stats|info|flush|session.
+        """Manage servers: %sgl launch|stop|restart|list|use|connect|logs|stats|info|flush|session.
 
         Examples::
 
@@ -239,8 +252,10 @@ class SglMagics(Magics):
             InfoSpec: lambda s: server_ops.server_info(self.book.get(s.name)),
             FlushSpec: lambda s: server_ops.flush_cache(self.book.get(s.name)),
             SessionResetSpec: self._reset_session,
-            BenchSpec: self._bench,
             router_magic.RouterSpec: lambda s: router_magic.front_servers(self, s),
+            RestartSpec: self._restart,
+            HelpSpec: self._help,
+            BenchSpec: self._bench,
         }
         return handlers[type(spec)](spec)
 
@@ -248,12 +263,27 @@ class SglMagics(Magics):
         if spec.replicas is not None or spec.router_policy is not None:
             return router_magic.launch_group(self, spec)  # type: ignore[func-returns-value]
         import sgl_notebook
+        from sgl_notebook.server.engines import resolve_engine
         from sgl_notebook.server.errors import LaunchError, SglNotebookError
 
+        engine = spec.engine or self.default_engine
+        try:
+            chosen, reason = resolve_engine(engine, spec.python)
+        except SglNotebookError as exc:
+            raise SglUsageError(f"%sgl launch: {exc}") from None
+        if engine != "auto":
+            reason = f"--engine {engine} was asked for"
+        model = spec.model or ("smollm2 (SmolLM2-135M-Instruct)" if chosen.name == "cpu" else "")
         mode = frontend_mode()
-        view = LaunchView(f"launching {spec.model or 'the default model'}", mode)
+        view = LaunchView(
+            f"launching {model or 'the default model'} on the {chosen.name} engine",
+            mode,
+            engine=chosen.name,
+            reason=reason,
+            extra_args=spec.extra_args,
+        )
         kwargs: dict[str, Any] = {
-            "engine": spec.engine or self.default_engine,
+            "engine": engine,
             "name": spec.name,
             "api_key": secrets.token_urlsafe(24) if spec.api_key == "auto" else spec.api_key,
             "idle_timeout": spec.idle_timeout
@@ -264,9 +294,15 @@ class SglMagics(Magics):
         }
         if spec.python:
             kwargs["python"] = spec.python
-        view.start()
+        before = server_ops.own_record_ids()
         try:
+            view.start()
             server = sgl_notebook.launch(spec.model, **kwargs)
+        except KeyboardInterrupt:
+            # the launcher stops a half-started server itself; make sure, then say so once
+            server_ops.stop_new_own_records(before)
+            view.cancelled("nothing left running")
+            raise LaunchCancelledError("launch cancelled; nothing left running") from None
         except LaunchError as exc:
             view.failed(exc)
             tail = "\n" + "\n".join(exc.log_tail[-15:]) if mode == "text" and exc.log_tail else ""
@@ -275,12 +311,55 @@ class SglMagics(Magics):
                 f"The server did not start: {exc.reason}.{hint}{tail}"
             ) from None
         except (SglNotebookError, ValueError, OSError) as exc:
-            view.failed(exc)
+            view.discard()  # a mistake in the request: the one-line error says it all
             raise SglUsageError(f"%sgl launch: {exc}") from None
         self.book.add(server)
         self._set_frontend_backend(server)
         view.succeeded(server)
         return None
+
+    def _restart(self, spec: RestartSpec) -> None:
+        """``%sgl restart [NAME]``: the same server again (same settings, same port if free)."""
+        from sgl_notebook.server.errors import LaunchError, SglNotebookError
+
+        server = self.book.get(spec.name)
+        restart = getattr(server, "restart", None)
+        if not callable(restart) or not getattr(server, "managed", False):
+            raise SglUsageError(
+                f"%sgl restart: {server.name!r} was connected by URL; restart it where it runs, "
+                "then %sgl connect again."
+            )
+        view = LaunchView(
+            f"restarting {server.name}", frontend_mode(), engine=getattr(server, "engine", None)
+        )
+        remove = server.on_phase(view.on_phase) if hasattr(server, "on_phase") else None
+        try:
+            view.start()
+            restart()
+        except KeyboardInterrupt:
+            with contextlib.suppress(Exception):
+                server.stop(timeout=5.0)
+            view.cancelled("nothing left running")
+            raise LaunchCancelledError("restart cancelled; nothing left running") from None
+        except LaunchError as exc:
+            view.failed(exc)
+            raise LaunchFailedError(f"The server did not start again: {exc.reason}.") from None
+        except SglNotebookError as exc:
+            view.discard()
+            raise SglUsageError(f"%sgl restart: {exc}") from None
+        finally:
+            if remove is not None:
+                remove()
+        self.book.add(server)
+        self._set_frontend_backend(server)
+        view.succeeded(server)
+
+    def _help(self, spec: HelpSpec) -> None:
+        """``%sgl help`` / ``%sgl --help``: what ``%sgl?`` shows; ``%sgl launch --help``: one."""
+        if spec.command is not None:
+            print(command_help(spec.command))
+            return
+        print(inspect.cleandoc(SglMagics.sgl_line.__doc__ or ""))
 
     def _stop(self, spec: StopSpec) -> str:
         if spec.all:
@@ -361,10 +440,17 @@ class SglMagics(Magics):
         http = getattr(server, "http", None)
         if not callable(http):
             return
-        from sgl_notebook.server.errors import SglNotebookError
+        from sgl_notebook.server.errors import ServerStoppedError, SglNotebookError
 
         try:
             http()
+        except ServerStoppedError as exc:
+            name = getattr(server, "name", "")
+            server_ops.show_folded_log(str(name), exc.log_tail)
+            raise ServerRequestError(
+                f"{exc.summary}. Start it again with %sgl restart {name}, "
+                "or a new one with %sgl launch."
+            ) from None
         except SglNotebookError as exc:
             raise ServerRequestError(f"{exc}. Or start a new one with %sgl launch.") from None
 
@@ -383,6 +469,9 @@ class SglMagics(Magics):
                     str(server.url), api_key=getattr(server, "api_key", None)
                 )
             sglang.set_default_backend(backend)
+            from sgl_notebook.display.program_render import track_fork_positions
+
+            track_fork_positions()
         except Exception as exc:  # noqa: BLE001 - the magics work without the frontend language
             warnings.warn(f"could not set sglang's default backend: {exc}", stacklevel=2)
 

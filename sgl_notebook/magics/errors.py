@@ -13,7 +13,8 @@ no traceback, and the kernel carries on::
     ├── InvalidSchemaError       --json-schema that is neither JSON nor a variable holding a schema
     ├── UnknownSessionError      %sgl session reset NAME for a session that does not exist
     ├── ServerRequestError       the server refused the request (its message is shown)
-    └── LaunchFailedError        the server did not come up (the log tail is shown)
+    ├── LaunchFailedError        the server did not come up (the log tail is shown)
+    └── LaunchCancelledError     the launch was interrupted (nothing is left running)
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from IPython.core.error import UsageError
 
 __all__ = [
     "InvalidSchemaError",
+    "LaunchCancelledError",
     "LaunchFailedError",
     "NoServerError",
     "ServerRequestError",
@@ -91,4 +93,8 @@ class ServerRequestError(SglUsageError):
 
 
 class LaunchFailedError(SglUsageError):
+    pass
+
+
+class LaunchCancelledError(SglUsageError):
     pass

@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,17 +76,66 @@ def resolve_schema(
         raise InvalidSchemaError(
             f"--json-schema must be a JSON object (a dict), got {type(schema).__name__}."
         )
+    problem = schema_problem(schema)
+    if problem is not None:
+        raise InvalidSchemaError(f"--json-schema is not a valid JSON schema: {problem}.")
+    return schema
+
+
+_JSON_TYPES = ("array", "boolean", "integer", "null", "number", "object", "string")
+
+
+def _path(parts: Iterable[Any]) -> str:
+    return ".".join(str(p) for p in parts) or "(the top level)"
+
+
+def _type_problem(node: Any, parts: tuple[Any, ...]) -> str | None:
+    """The mistake people make most (a misspelt ``type``), found without jsonschema: fast."""
+    if isinstance(node, dict):
+        kind = node.get("type")
+        kinds = kind if isinstance(kind, list) else [kind] if kind is not None else []
+        for value in kinds:
+            if value not in _JSON_TYPES:
+                hint = did_you_mean(str(value), _JSON_TYPES)
+                return (
+                    f"{_path((*parts, 'type'))}: {value!r} is not a JSON type "
+                    f"(one of {', '.join(_JSON_TYPES)}).{hint}".rstrip(".")
+                )
+        items = node.items()
+    elif isinstance(node, list):
+        items = enumerate(node)  # type: ignore[assignment]
+    else:
+        return None
+    for key, child in items:
+        if key in ("enum", "const", "default", "examples"):
+            continue  # data, not schema
+        found = _type_problem(child, (*parts, key))
+        if found:
+            return found
+    return None
+
+
+def schema_problem(schema: dict[str, Any]) -> str | None:
+    """What is wrong with a JSON schema, with where (``properties.name.type``); None if valid.
+
+    >>> schema_problem({"type": "object", "properties": {"name": {"type": "objekt"}}})
+    "properties.name.type: 'objekt' is not a JSON type (one of array, boolean, integer, null, \
+number, object, string). Did you mean 'object'?"
+    """
+    found = _type_problem(schema, ())
+    if found:
+        return found
     try:
         import jsonschema
-
-        jsonschema.validators.validator_for(schema).check_schema(schema)
     except ImportError:  # pragma: no cover - jsonschema ships with the notebook stack
-        pass
-    except jsonschema.SchemaError as exc:
-        raise InvalidSchemaError(
-            f"--json-schema is not a valid JSON schema: {exc.message}."
-        ) from None
-    return schema
+        return None
+    validator = jsonschema.validators.validator_for(schema)
+    error = jsonschema.exceptions.best_match(
+        validator(validator.META_SCHEMA).iter_errors(schema)
+    )
+    if error is None:
+        return None
+    return f"{_path(error.absolute_path)}: {error.message}"
 
 
 def chat_messages(

@@ -1,13 +1,24 @@
-"""Small one-shot server actions behind ``%sgl logs``, ``%sgl info`` and ``%sgl flush``."""
+"""Small one-shot server actions behind ``%sgl logs``, ``%sgl info`` and ``%sgl flush``, and the
+launch clean-up and folded log tail the magics show when a server is gone."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from sgl_notebook.display.html_builders import card, esc, pre, table
 from sgl_notebook.magics.errors import ServerRequestError
 
-__all__ = ["InfoCard", "LogTail", "flush_cache", "server_info", "show_logs"]
+__all__ = [
+    "InfoCard",
+    "LogTail",
+    "flush_cache",
+    "own_record_ids",
+    "server_info",
+    "show_folded_log",
+    "show_logs",
+    "stop_new_own_records",
+]
 
 # the server-info fields a person asks about first
 _INFO_KEYS = (
@@ -96,12 +107,33 @@ def server_info(server: Any) -> InfoCard:
         response = _get(server, path)
         if response.status_code == 200:
             data = response.json()
-            info.update({k: data[k] for k in _INFO_KEYS if k in data and k not in info})
+            # a field one endpoint leaves null (the CPU engine's context_length in
+            # /get_model_info) is taken from the other
+            info.update(
+                {k: data[k] for k in _INFO_KEYS if data.get(k) is not None and k not in info}
+            )
     if len(info) == 1:
         raise ServerRequestError(
             f"{server.url} answered neither /get_model_info nor /get_server_info."
         )
+    if info.get("context_length") is None:
+        # --context-length unset: the model's own is in /v1/models (SGLang's and vLLM's)
+        length = _model_context_length(server)
+        if length is not None:
+            info["context_length"] = length
     return InfoCard(str(getattr(server, "name", server.url)), info)
+
+
+def _model_context_length(server: Any) -> int | None:
+    response = _get(server, "/v1/models")
+    if response.status_code != 200:
+        return None
+    try:
+        cards = response.json().get("data") or []
+        length = cards[0].get("max_model_len") if cards else None
+    except (ValueError, AttributeError, TypeError):
+        return None
+    return int(length) if isinstance(length, int) else None
 
 
 def flush_cache(server: Any) -> None:
@@ -113,3 +145,45 @@ def flush_cache(server: Any) -> None:
             "Wait for running requests to finish."
         )
     print(f"{server.name}: {first or 'cache flushed'}")
+
+
+def own_record_ids() -> set[str]:
+    """Ids of the registry records this process launched (before a launch starts)."""
+    from sgl_notebook.server.registry import list_records
+
+    return {r.id for r in list_records(prune=False) if r.owner_pid == os.getpid()}
+
+
+def stop_new_own_records(before: set[str]) -> None:
+    """Stop what this process launched since ``before`` (an interrupted launch leaves nothing)."""
+    from sgl_notebook.server.registry import list_records, stop_record
+
+    for record in list_records(prune=False):
+        if record.owner_pid == os.getpid() and record.id not in before:
+            stop_record(record, timeout=5.0)
+
+
+class FoldedLog:
+    """The last log lines of a server, folded (``<details>``) so an error stays readable."""
+
+    def __init__(self, name: str, lines: list[str]) -> None:
+        self.name, self.lines = name, lines
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        text = "\n".join(self.lines)
+        summary = f"last {len(self.lines)} log lines of {esc(self.name)}"
+        html = (
+            f'<details class="sgl-folded-log"><summary style="cursor:pointer;opacity:0.75">'
+            f"{summary}</summary>{pre(text, font_size='85%')}</details>"
+        )
+        plain = f"(%sgl logs {self.name} shows its last log lines)"
+        return {"text/plain": plain, "text/html": html}
+
+
+def show_folded_log(name: str, lines: list[str]) -> None:
+    """Display a server's last log lines folded, above the one-line error that follows."""
+    if not lines:
+        return
+    from IPython.display import display
+
+    display(FoldedLog(name, list(lines)))  # type: ignore[no-untyped-call]

@@ -36,22 +36,27 @@ __all__ = [
     "CellSpec",
     "ConnectSpec",
     "FlushSpec",
+    "HelpSpec",
     "InfoSpec",
     "LaunchSpec",
     "ListSpec",
     "LogsSpec",
+    "RestartSpec",
     "SUBCOMMANDS",
     "SessionResetSpec",
     "StatsSpec",
     "StopSpec",
     "UseSpec",
     "cell_magic_arguments",
+    "command_help",
     "line_help",
     "parse_cell",
     "parse_line",
 ]
 
 MODES = ("chat", "complete", "generate")
+LAUNCH_ENGINES = ("auto", "sglang", "vllm", "cpu")
+HELP_WORDS = ("help", "--help", "-h")
 # IPython's magic_arguments is untyped; these aliases keep the declarations below type-checked
 _magic_arguments: Callable[..., Any] = magic_arguments.magic_arguments
 _argument: Callable[..., Any] = magic_arguments.argument
@@ -167,6 +172,48 @@ def _cell_options(line: str, cell: str) -> None:  # pragma: no cover - holds the
     """%%sgl options."""
 
 
+# What Python's re reports for patterns every regex engine rejects; others ("bad escape \\p")
+# may be fine for the server's grammar engine, which then decides.
+_REGEX_SYNTAX_ERRORS = (
+    "missing ),", "unbalanced parenthesis", "unterminated character set", "nothing to repeat",
+    "multiple repeat", "bad character range", "min repeat greater than max repeat",
+    "unterminated", "missing",
+)
+
+
+def check_regex(pattern: str) -> None:
+    """Refuse a ``--regex`` no engine can compile, before it goes to the server.
+
+    >>> check_regex("[0-9]{3}")
+    >>> try:
+    ...     check_regex("[0-9")
+    ... except SglUsageError as error:
+    ...     print(str(error).split(": ", 1)[1])
+    unterminated character set at position 0 (the "[" has no closing "]").
+    """
+    if not pattern:
+        raise SglUsageError("--regex is empty: give a pattern, e.g. --regex '[0-9]{3}'.")
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        message = str(exc.msg)
+        if not message.startswith(_REGEX_SYNTAX_ERRORS):
+            return  # Python's dialect only: let the server's grammar engine judge it
+        where = f" at position {exc.pos}" if exc.pos is not None else ""
+        hint = _REGEX_HINTS.get(message.split(",")[0], "")
+        raise SglUsageError(
+            f"--regex {pattern!r} is not a valid regular expression: {message}{where}{hint}."
+        ) from None
+
+
+_REGEX_HINTS = {
+    "unterminated character set": ' (the "[" has no closing "]")',
+    "missing )": ' (a "(" has no closing ")")',
+    "unbalanced parenthesis": ' (a ")" has no opening "(")',
+    "nothing to repeat": " (a quantifier such as * + ? {n} needs something before it)",
+}
+
+
 def _split(line: str) -> list[str]:
     try:
         return shlex.split(line)
@@ -199,6 +246,13 @@ def parse_cell(line: str, cell: str) -> CellSpec:
     choices = tuple(c.strip() for c in args.choices.split(",") if c.strip()) if args.choices else ()
     if args.choices is not None and not choices:
         raise SglUsageError("--choices needs at least one choice, e.g. --choices yes,no.")
+    twice = sorted({c for c in choices if choices.count(c) > 1})
+    if twice:
+        raise SglUsageError(
+            f"--choices lists {', '.join(map(repr, twice))} more than once: give each choice once."
+        )
+    if args.regex is not None:
+        check_regex(args.regex)
     prompt = cell.strip("\n")
     if not prompt.strip():
         raise SglUsageError("The cell is empty: write the prompt below the %%sgl line.")
@@ -236,6 +290,18 @@ class LaunchSpec:
     extra_args: tuple[str, ...] = ()
     replicas: int | None = None  # workers behind SGLang's router
     router_policy: str | None = None
+
+
+@dataclass(frozen=True)
+class RestartSpec:
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class HelpSpec:
+    """``%sgl help`` / ``%sgl --help`` (``command``: ``%sgl launch --help`` asks about one)."""
+
+    command: str | None = None
 
 
 @dataclass(frozen=True)
@@ -320,6 +386,10 @@ def _build_parsers() -> dict[str, SglArgumentParser]:
                         "round_robin, power_of_two or random")
     router.add_argument("--name")
     router.add_argument("--api-key", help="the workers' API key")
+    restart = p["restart"] = _parser(
+        "restart", "Start a stopped (or exited) server again with the same settings."
+    )
+    restart.add_argument("name", nargs="?", help="server name (default: the current one)")
     stop = p["stop"] = _parser("stop", "Stop servers (default: the current one).")
     stop.add_argument("names", nargs="*", help="server names")
     stop.add_argument("--all", action="store_true", help="stop every server this kernel started")
@@ -367,6 +437,11 @@ def line_help() -> str:
     return "\n".join(p.format_help().replace("%%sgl", "%sgl") for p in _PARSERS.values())
 
 
+def command_help(command: str) -> str:
+    """Usage of one subcommand (``%sgl launch --help``)."""
+    return _PARSERS[command].format_help().replace("%%sgl", "%sgl")
+
+
 def _group_options(replicas: int | None, policy: str | None, command: str = "launch",
                    flag: str = "--router-policy") -> tuple[int | None, str | None]:
     """Check ``--replicas`` and the router policy (one-line errors that list the choices)."""
@@ -389,9 +464,13 @@ def parse_line(line: str) -> Any:
     words = _split(line)
     if not words:
         raise SglUsageError(
-            f"%sgl needs a subcommand: one of {', '.join(SUBCOMMANDS)}. See %sgl? for help."
+            f"%sgl needs a subcommand: one of {', '.join(SUBCOMMANDS)}. See %sgl help."
         )
     command, rest = words[0], words[1:]
+    if command in HELP_WORDS:
+        return HelpSpec(rest[0] if rest and rest[0] in _PARSERS else None)
+    if command in _PARSERS and any(word in ("--help", "-h") for word in rest):
+        return HelpSpec(command)
     parser = _PARSERS.get(command)
     if parser is None:
         raise UnknownSubcommandError(
@@ -404,6 +483,12 @@ def parse_line(line: str) -> Any:
         rest, extra = rest[:cut], rest[cut + 1 :]
     args: argparse.Namespace = parser.parse_args(rest)
     if command == "launch":
+        if args.engine is not None and args.engine not in LAUNCH_ENGINES:
+            raise SglUsageError(
+                f"%sgl launch: --engine {args.engine!r} is not one of "
+                f"{', '.join(LAUNCH_ENGINES)}.{did_you_mean(args.engine, LAUNCH_ENGINES)}"
+                " auto picks SGLang when a GPU and SGLang are here, else the CPU engine."
+            )
         return LaunchSpec(
             args.model,
             args.engine,
@@ -426,6 +511,8 @@ def parse_line(line: str) -> Any:
         return StopSpec(tuple(args.names), args.all, args.save_log)
     if command == "list":
         return ListSpec()
+    if command == "restart":
+        return RestartSpec(args.name)
     if command == "use":
         return UseSpec(args.name)
     if command == "connect":

@@ -132,7 +132,7 @@ def _stop(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         if record.router_id in stopped:
             continue  # stopped with its router
         stopped.add(record.id)
-        if stop_record(record, timeout=args.timeout):
+        if stop_record(record, timeout=args.timeout, by="the sgl-notebook CLI"):
             out.write(f"stopped {record.name} ({record.url})\n")
         else:
             err.write(f"sgl-notebook: {record.name} was already gone; record removed\n")

@@ -72,4 +72,15 @@ class ServerNotFoundError(SglNotebookError, LookupError):
 
 
 class ServerStoppedError(SglNotebookError):
-    """The server is stopped (idle shutdown without restart, or it died)."""
+    """The server is stopped (idle shutdown without restart, stopped from elsewhere, or died).
+
+    ``summary`` says what happened without a next step (callers such as the magics add their
+    own), ``log_tail`` holds its last log lines when there are any.
+    """
+
+    def __init__(
+        self, message: str, *, summary: str = "", log_tail: Sequence[str] = ()
+    ) -> None:
+        super().__init__(message)
+        self.summary = summary or message
+        self.log_tail = list(log_tail)

@@ -16,6 +16,7 @@ import dataclasses
 import json
 import os
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,8 +33,12 @@ __all__ = [
     "record_is_alive",
     "owner_is_alive",
     "stop_record",
+    "stopped_by",
     "kernel_id_from_connection_file",
 ]
+
+STOP_NOTE_SUFFIX = ".stopped"  # beside a record: who stopped it (read by the owning kernel)
+STOP_NOTE_MAX_AGE_S = 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -176,11 +181,13 @@ def find_record(name_or_id: str) -> ServerRecord | None:
     return prefixed[0] if len(prefixed) == 1 else None
 
 
-def stop_record(record: ServerRecord, timeout: float = 10.0) -> bool:
+def stop_record(record: ServerRecord, timeout: float = 10.0, by: str | None = None) -> bool:
     """Terminate a managed server's whole tree and drop its record.
 
     Returns False (and signals nothing) when the pid is gone or belongs to another process now.
     Connected servers are only forgotten (their record removed); True is returned.
+    ``by`` says who stopped it ("JupyterLab", "the sgl-notebook CLI"); the kernel that launched
+    the server reads it back with :func:`stopped_by` to tell its user.
     """
     if not record.managed:
         remove_record(record.id)
@@ -188,15 +195,45 @@ def stop_record(record: ServerRecord, timeout: float = 10.0) -> bool:
     if record.pid is None or not process_matches(record.pid, record.create_time):
         remove_record(record.id)
         return False
+    if by:
+        _write_stop_note(record.id, by)
     terminate_tree(record.pid, record.pgid, timeout=timeout)
     remove_record(record.id)
     for worker in list_records(prune=False):  # a router's own workers go with it
         if worker.router_id == record.id and worker.managed:
-            stop_record(worker, timeout=timeout)
+            stop_record(worker, timeout=timeout, by=by)
     # Stopped from elsewhere (CLI, sidebar): the owner keeps its in-memory tail; the files go,
     # as they do when the owner stops the server itself.
     remove_log_files(record)
     return True
+
+
+def _write_stop_note(server_id: str, by: str) -> None:
+    with contextlib.suppress(OSError, ValueError):
+        path = _record_path(server_id).with_suffix(STOP_NOTE_SUFFIX)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump({"by": by, "at": time.time(), "pid": os.getpid()}, handle)
+        _prune_stop_notes()
+
+
+def _prune_stop_notes() -> None:
+    cutoff = time.time() - STOP_NOTE_MAX_AGE_S
+    for path in registry_dir().glob("*" + STOP_NOTE_SUFFIX):
+        with contextlib.suppress(OSError):
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
+
+
+def stopped_by(server_id: str) -> dict[str, Any] | None:
+    """``{"by": ..., "at": epoch seconds}`` when someone stopped this server through the
+    registry (the sidebar, the CLI); None when nobody said so (it exited or was killed)."""
+    try:
+        path = _record_path(server_id).with_suffix(STOP_NOTE_SUFFIX)
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and isinstance(data.get("by"), str) else None
 
 
 def remove_log_files(record: ServerRecord) -> None:

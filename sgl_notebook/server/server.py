@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -21,7 +22,12 @@ from sgl_notebook.server.errors import ServerStoppedError, SglNotebookError
 from sgl_notebook.server.idle import IdleMonitor, is_request_access_line
 from sgl_notebook.server.launcher import LaunchConfig, ServerProcess, start_server
 from sgl_notebook.server.logpump import LogFileGone
-from sgl_notebook.server.registry import ServerRecord, record_is_alive, remove_record
+from sgl_notebook.server.registry import (
+    ServerRecord,
+    record_is_alive,
+    remove_record,
+    stopped_by,
+)
 
 __all__ = ["Server", "chat_template_for"]
 
@@ -360,23 +366,28 @@ class Server:
             return
         if self.status == "idle-stopped":
             if not self.auto_restart:
+                summary = f"server {self.name!r} was stopped after {self.idle_timeout} s idle"
                 raise ServerStoppedError(
-                    f"server {self.name!r} was stopped after {self.idle_timeout} s idle; "
-                    "call server.restart() (or set server.auto_restart = True)"
+                    f"{summary}; call server.restart() (or set server.auto_restart = True)",
+                    summary=summary,
                 )
             self.restart()
         elif self.status == "ready" and not self.is_alive():
             self.status = "exited"
             code = self._process.popen.returncode if self._process else None
-            tail = "\n".join(self.logs(15))
+            summary = why_stopped(self.name, code, stopped_by(self.record.id))
+            tail = self.logs(15)
             raise ServerStoppedError(
-                f"server {self.name!r} exited on its own (exit code {code}); "
-                f"call server.restart() to start it again. Last log lines:\n{tail}"
+                f"{summary}; call server.restart() to start it again. Last log lines:\n"
+                + "\n".join(tail),
+                summary=summary,
+                log_tail=tail,
             )
         elif self.status in ("stopped", "failed", "exited") or not self.is_alive():
+            summary = f"server {self.name!r} is not running (status {self.status!r})"
             raise ServerStoppedError(
-                f"server {self.name!r} is not running (status {self.status!r}); "
-                "call server.restart() or sgl_notebook.launch(...) again"
+                f"{summary}; call server.restart() or sgl_notebook.launch(...) again",
+                summary=summary,
             )
         if self._idle is not None:
             self._idle.touch()
@@ -443,6 +454,28 @@ class Server:
 
     def is_registered(self) -> bool:
         return record_is_alive(self.record)
+
+
+def why_stopped(name: str, exit_code: int | None, note: dict[str, Any] | None) -> str:
+    """What happened to a server that no longer runs, for people.
+
+    >>> why_stopped("live", -15, {"by": "JupyterLab", "at": 0.0})
+    "server 'live' was stopped from JupyterLab"
+    >>> why_stopped("live", -9, None)
+    "server 'live' was killed by SIGKILL (exit code -9), not by sgl-notebook"
+    """
+    if note is not None:
+        return f"server {name!r} was stopped from {note['by']}"
+    if exit_code is not None and exit_code < 0:
+        try:
+            signame = signal.Signals(-exit_code).name
+        except ValueError:
+            signame = f"signal {-exit_code}"
+        return (
+            f"server {name!r} was killed by {signame} (exit code {exit_code}), "
+            "not by sgl-notebook"
+        )
+    return f"server {name!r} exited on its own (exit code {exit_code})"
 
 
 def log_target(path: str | os.PathLike[str]) -> Path:

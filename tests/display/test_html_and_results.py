@@ -76,7 +76,10 @@ def test_logprob_tokens_are_coloured_and_show_alternatives_on_hover():
     assert html.count('class="sgl-tok"') == 2
     assert "hsla(108," in html  # p=0.9 -> green-ish
     assert "hsla(12," in html  # p=0.1 -> red-ish
-    assert "&#x27;Lon&#x27; 0.05" in html and "p=0.900" in html
+    # the alternatives are in a styled hover card (not a native title tooltip), with a legend
+    assert 'class="sgl-tok-card"' in html and "title=" not in html
+    assert "<code>&#x27;Lon&#x27;</code><span>0.05</span>" in html and "p = 0.900" in html
+    assert 'class="sgl-logprob-legend"' in html and ".sgl-tok:hover>.sgl-tok-card" in html
     assert "&lt;is&gt;" in html
 
 

@@ -71,8 +71,12 @@ def test_result_group_puts_samples_side_by_side():
     progress.feed(0, "a", 0.1)
     progress.feed(1, "b", 0.1)
     bundle = ResultGroup(progress.results())._repr_mimebundle_()
-    assert "[sample 0]" in bundle["text/plain"] and "[sample 1]" in bundle["text/plain"]
+    # one way of naming samples everywhere: 1-based, "answer" is never one of them
+    assert "[sample 1]" in bundle["text/plain"] and "[sample 2]" in bundle["text/plain"]
+    assert "[sample 0]" not in bundle["text/plain"]
     assert bundle["text/html"].count('class="sgl-card"') == 2
+    assert ">sample 1" in bundle["text/html"] and ">sample 2" in bundle["text/html"]
+    assert ">answer" not in bundle["text/html"]
 
 
 def test_usage_per_sample_when_known_else_counted_or_unknown():
