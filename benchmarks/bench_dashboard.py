@@ -4,7 +4,9 @@ A real IPython kernel (jupyter_client) gets a stand-in server whose ``ServerStat
 thread at a busy SGLang server's log rate (a decode, a prefill and an access line every 50 ms).
 The kernel's CPU time is measured side by side in one run: first with the feed alone, then with
 the feed and a live ``dashboard()``; the difference is the dashboard's cost, as a share of one
-core. The dashboard's one-off start (matplotlib import, first layout) is reported apart.
+core. The dashboard's one-off start (matplotlib import, first layout) is reported apart. The
+stand-in also answers a load route (``GET /v1/loads``, from a small HTTP server in another
+process), so the dashboard's "now" polling (at most 1/s while shown) is part of the cost.
 
     .venv/bin/python benchmarks/bench_dashboard.py [SECONDS_PER_PHASE]     # default 20
 """
@@ -49,6 +51,34 @@ def feed(server, seconds, step=0.05):
 server = StandIn()
 """
 
+# A load route in another process: the kernel pays only for asking it.
+LOAD_SERVER = """
+import http.server, json
+BODY = json.dumps({"loads": [{"num_running_reqs": 8, "num_waiting_reqs": 1,
+    "num_used_tokens": 4000, "token_usage": 0.3, "gen_throughput": 150.0}]}).encode()
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(BODY)))
+        self.end_headers()
+        self.wfile.write(BODY)
+    def log_message(self, *args):
+        pass
+server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+print(server.server_address[1], flush=True)
+server.serve_forever()
+"""
+
+SETUP_LOAD = f"""
+import subprocess, sys
+from sgl_notebook.stats.load import LoadProbe
+load_server = subprocess.Popen([sys.executable, "-c", {LOAD_SERVER!r}],
+                               stdout=subprocess.PIPE, text=True)
+load_url = "http://127.0.0.1:" + load_server.stdout.readline().strip()
+server.stats.watch_load(LoadProbe(load_url))
+"""
+
 
 def run(client: Any, code: str) -> str:
     """Execute ``code`` in the kernel; return what it printed."""
@@ -83,6 +113,7 @@ def main() -> None:
     try:
         process = psutil.Process(manager.provisioner.process.pid)  # type: ignore[union-attr]
         run(client, SETUP)
+        run(client, SETUP_LOAD)
         baseline = phase(client, process, seconds)
         before = kernel_cpu(process)
         run(
@@ -91,13 +122,15 @@ def main() -> None:
         startup = kernel_cpu(process) - before
         live = phase(client, process, seconds)
         frames = json.loads(run(client, "import json; print(json.dumps(dash.frames))"))
-        run(client, "dash.stop()")
+        polls = json.loads(run(client, "print(json.dumps(server.stats.load_probe.polls))"))
+        run(client, "dash.stop(); load_server.kill(); load_server.wait()")
     finally:
         client.stop_channels()
         manager.shutdown_kernel(now=True)
     print(f"phase length: {seconds:.0f} s; feed: 60 log lines/s (decode, prefill, access)")
     print(f"kernel CPU, feed only          : {100 * baseline:5.1f}% of one core")
-    print(f"kernel CPU, feed + dashboard   : {100 * live:5.1f}% of one core ({frames} frames)")
+    print(f"kernel CPU, feed + dashboard   : {100 * live:5.1f}% of one core ({frames} frames, "
+          f"{polls} load polls)")
     print(f"dashboard's share              : {100 * (live - baseline):5.1f}% of one core")
     print(f"dashboard start (one-off)      : {startup:5.2f} CPU seconds")
 

@@ -20,13 +20,20 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict
 from datetime import datetime
 from os import PathLike
 from typing import TYPE_CHECKING, Any
 
 from sgl_notebook.protocol.events import SchedulerEvent
 from sgl_notebook.protocol.phases import LaunchPhase
+from sgl_notebook.stats.points import (
+    LOAD_FIELDS,
+    POINT_COLUMNS,
+    SUMMARY_FIELDS,
+    StatsPoint,
+    derived_hit_rate,
+)
 from sgl_notebook.stats.records import (
     AccessLine,
     EventRecord,
@@ -47,81 +54,6 @@ __all__ = ["StatsPoint", "ServerStats", "from_log", "DEFAULT_MAXLEN", "MAX_EVENT
 
 DEFAULT_MAXLEN = 20_000
 MAX_EVENTS = 1_000
-
-# What latest() reports, for the sidebar and the dashboard's title line.
-SUMMARY_FIELDS = (
-    "gen_throughput",
-    "running_req",
-    "queue_req",
-    "token_usage",
-    "cache_hit_rate",
-    "requests",
-    "ttft_p50",
-    "itl_p50",
-    "accept_len",
-    "accept_rate",
-)
-# What a load report sets (the rest of a point stays None).
-_LOAD_FIELDS = ("running_req", "queue_req", "num_token", "token_usage", "gen_throughput",
-                "accept_len", "accept_rate")
-
-
-@dataclass(slots=True)
-class StatsPoint:
-    """One point of the series. ``version`` increases by one per point; unset values are None.
-
-    ``kind`` is the record it came from (``"prefill"``, ``"decode"``, ``"vllm"``, ``"access"``),
-    ``"metrics"`` for a ``/metrics`` scrape, ``"load"`` for the server's load report (what runs
-    now) and ``"request"`` for a finished answer's own rate (short answers log no decode line).
-    ``cache_hit_rate`` is the logged rate where the line has one, else
-    ``cached_token / (cached_token + new_token)`` of the prefill batch.
-    ``requests`` counts generation requests (access lines to /generate, /v1/chat/completions,
-    /v1/completions) since the series began.
-    """
-
-    version: int
-    time: datetime | None
-    kind: str
-    gen_throughput: float | None = None
-    input_throughput: float | None = None
-    prompt_throughput: float | None = None
-    running_req: int | None = None
-    queue_req: int | None = None
-    token_usage: float | None = None
-    num_token: int | None = None
-    new_token: int | None = None
-    cached_token: int | None = None
-    cache_hit_rate: float | None = None
-    requests: int | None = None
-    ttft_p50: float | None = None
-    ttft_p90: float | None = None
-    ttft_p99: float | None = None
-    itl_p50: float | None = None
-    itl_p90: float | None = None
-    itl_p99: float | None = None
-    prompt_tokens_total: float | None = None
-    generation_tokens_total: float | None = None
-    cached_tokens_total: float | None = None
-    accept_len: float | None = None
-    accept_rate: float | None = None
-    swa_token_usage: float | None = None
-    mamba_usage: float | None = None
-    gpu_token_usage: float | None = None
-    cpu_token_usage: float | None = None
-
-
-POINT_COLUMNS = tuple(f.name for f in fields(StatsPoint))
-_VALUE_COLUMNS = POINT_COLUMNS[3:]
-
-
-def _derived_hit_rate(record: SchedulerStats) -> float | None:
-    if record.cache_hit_rate is not None:
-        return record.cache_hit_rate
-    if record.kind != "prefill" or record.cached_token is None or record.new_token is None:
-        return None
-    total = record.cached_token + record.new_token
-    return round(record.cached_token / total, 6) if total > 0 else None
-
 
 class ServerStats:
     """Thread-safe, bounded series of one server's scheduler stats (``maxlen`` points kept)."""
@@ -173,7 +105,7 @@ class ServerStats:
                     num_token=record.num_token,
                     new_token=record.new_token,
                     cached_token=record.cached_token,
-                    cache_hit_rate=_derived_hit_rate(record),
+                    cache_hit_rate=derived_hit_rate(record),
                     accept_len=record.accept_len,
                     accept_rate=record.accept_rate,
                     swa_token_usage=record.swa_token_usage,
@@ -231,7 +163,7 @@ class ServerStats:
         An idle report sets running, queued and token/s to 0. A point is added only when a
         value changed, so an idle server adds none; ``latest()["checked_at"]`` still moves.
         """
-        values = {name: getattr(report, name) for name in _LOAD_FIELDS}
+        values = {name: getattr(report, name) for name in LOAD_FIELDS}
         if report.idle:
             values.update(running_req=0, queue_req=0, gen_throughput=0.0)
             if report.load_tokens == 0:
