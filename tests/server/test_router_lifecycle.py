@@ -229,3 +229,16 @@ def test_sigkilled_kernel_leaves_no_router_and_no_worker(
     while time.monotonic() < deadline and find_record("killed") is not None:
         time.sleep(0.1)
     assert find_record("killed") is None and find_record("killed-w1") is None
+
+
+def test_an_api_key_guards_the_router_as_it_guards_a_server(fake_python: str) -> None:
+    routed = sn.launch("org/ok", engine="sglang", python=fake_python, replicas=2,
+                       api_key="auto", name="keyed")
+    try:
+        assert all(w.api_key == routed.api_key for w in routed.workers)
+        bare = httpx.post(routed.url + "/generate", json={"text": "hi"}, timeout=30)
+        assert bare.status_code == 401
+        assert routed.generate("hi").text == " Paris"  # the Router sends its key
+        assert routed.chat("hi").text == "echo: hi"
+    finally:
+        routed.stop()
