@@ -1,26 +1,27 @@
-"""The CPU engine vs transformers' ``generate`` on the same model and machine, side by side.
+"""The CPU engine against raw llama.cpp on the same GGUF, threads and machine, side by side.
 
-Starts ``python -m sgl_notebook.engine`` (SmolLM2 by default) in a subprocess, measures it
-through HTTP, and runs ``model.generate`` in this process for the baseline with the same torch
-thread count. Engine and baseline rounds alternate (never at the same time), so both see the
-same machine load. Prints every figure and ratio:
+Starts ``python -m sgl_notebook.engine`` (SmolLM2 by default, on the llama.cpp runner) in a
+subprocess and measures it through HTTP ``/generate``. The baseline is llama-cpp-python's
+low-level batch API in this process, on the same GGUF with the same thread count: every prompt
+prefilled, then one ``llama_batch`` / ``llama_decode`` per step for all sequences, greedy argmax
+in numpy, nothing else. Engine and baseline rounds alternate (never at the same time); each
+figure is the best of ``--rounds``. Then the same load on the transformers runner. Prints:
 
-* single-stream decode tok/s (aim: parity with generate)
-* total tok/s with 8 and 16 concurrent streams vs generate run sequentially (aim: 3x, 5x)
-* time to first token with a 500-token cached prefix vs uncached (aim: under 25%)
-* startup-to-ready from the converted model cache, and the server's peak RSS (aim: < 6 s, 1.2 GB)
+* decode tok/s at 1, 4 and 16 streams, and the ratio to raw llama.cpp (aim >= 0.9)
+* time to first token of a 500-token prompt, cached vs uncached (aim: cached < 25% of uncached)
+* start-up to ready (aim < 3 s) and the server's peak RSS while 16 streams run (aim < 500 MB)
 
-    .venv/bin/python benchmarks/bench_engine.py [--model smollm2] [--tokens 64]
+    .venv/bin/python benchmarks/bench_engine.py [--tokens 48] [--rounds 3] [--skip-transformers]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import concurrent.futures
+import ctypes
 import os
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import threading
@@ -29,12 +30,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 
-READY = "The server is fired up and ready to roll!"
-PARAGRAPH = (
-    "The river runs through the old city, past the market, the library and the station. "
-    "People walk along its banks in the morning and sit by the water in the evening. "
-)
+STREAMS = (1, 4, 16)
 PROMPTS = [
     "Write a short story about a robot who learns to paint.",
     "Explain how a bicycle stays upright.",
@@ -45,6 +43,10 @@ PROMPTS = [
     "Why is the sky blue?",
     "Give advice to someone learning to cook.",
 ]
+PARAGRAPH = (
+    "The river runs through the old city, past the market, the library and the station. "
+    "People walk along its banks in the morning and sit by the water in the evening. "
+)
 
 
 def free_port() -> int:
@@ -53,239 +55,247 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-class EngineProcess:
-    """The HTTP engine in a subprocess; ``ready_seconds`` from spawn to the ready log line."""
+def progress(message: str) -> None:
+    print(f"  .. {message}", file=sys.stderr, flush=True)
 
-    def __init__(self, model: str, threads: int) -> None:
+
+class EngineProcess:
+    """The HTTP engine in a subprocess; ``ready_seconds`` from spawn to ``/health`` 200."""
+
+    def __init__(self, model: str, runner: str, threads: int) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        cmd = [
-            sys.executable,
-            "-m",
-            "sgl_notebook.engine",
-            "--model-path",
-            model,
-            "--port",
-            str(self.port),
-            "--decode-log-interval",
-            "1000",
-        ]
-        self.started = time.perf_counter()
         env = {**os.environ, "SGL_NOTEBOOK_NUM_THREADS": str(threads)}
-        self.proc = subprocess.Popen(
-            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1, env=env
+        started = time.perf_counter()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "sgl_notebook.engine", "--model-path", model,
+             "--runner", runner, "--port", str(self.port)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+            start_new_session=True,
         )
-        self.ready = threading.Event()
-        self.ready_seconds = float("nan")
-        self.lines: list[str] = []
-        threading.Thread(target=self._pump, daemon=True).start()
+        with httpx.Client(trust_env=False, timeout=5) as client:
+            while True:
+                if self.process.poll() is not None:
+                    raise RuntimeError(f"the engine exited with {self.process.returncode}")
+                try:
+                    if client.get(self.url + "/health").status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                time.sleep(0.02)
+        self.ready_seconds = time.perf_counter() - started
+        self.peak_rss = 0
 
-    def _pump(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.lines.append(line.rstrip())
-            if READY in line and not self.ready.is_set():
-                self.ready_seconds = time.perf_counter() - self.started
-                self.ready.set()
+    def rss(self) -> int:
+        import psutil
 
-    def wait_ready(self, timeout: float = 300) -> None:
-        deadline = time.monotonic() + timeout
-        while not self.ready.wait(0.5):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                tail = "\n".join(self.lines[-30:])
-                raise RuntimeError(f"engine did not become ready:\n{tail}")
-
-    def peak_rss_bytes(self) -> int:
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-        return 0
+        return int(psutil.Process(self.process.pid).memory_info().rss)
 
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        os.killpg(self.process.pid, signal.SIGTERM)
+        self.process.wait(30)
 
 
-def stream_generate(url: str, payload: dict[str, Any]) -> dict[str, Any]:
-    """POST /generate with stream=true; time of the first and last token events."""
-    start = time.perf_counter()
-    first = last = None
-    final: dict[str, Any] = {}
-    with (
-        httpx.Client(timeout=None) as client,
-        client.stream("POST", f"{url}/generate", json={**payload, "stream": True}) as resp,
-    ):
-        resp.raise_for_status()
-        for line in resp.iter_lines():
-            if not line.startswith("data:") or line.strip() == "data: [DONE]":
-                continue
-            event = json.loads(line[5:])
-            now = time.perf_counter()
-            if event["meta_info"]["completion_tokens"] >= 1 and first is None:
-                first = now
-            last, final = now, event
-    assert first is not None and last is not None, final
-    return {
-        "ttft": first - start,
-        "decode_seconds": last - first,
-        "tokens": final["meta_info"]["completion_tokens"],
-        "cached": final["meta_info"]["cached_tokens"],
-        "total": last - start,
-    }
-
-
-def chat_text(tokenizer: Any, prompt: str) -> str:
-    text: str = tokenizer.apply_chat_template(
-        [{"role": "user", "content": prompt}], add_generation_prompt=True, tokenize=False
+def chat_ids(tokenizer: Any, prompt: str) -> list[int]:
+    text = tokenizer.apply_chat_template(
+        [{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True
     )
-    return text
+    return list(tokenizer.encode(text, add_special_tokens=False))
 
 
-def sampling(tokens: int) -> dict[str, Any]:
-    return {"max_new_tokens": tokens, "temperature": 0, "ignore_eos": True}
+def engine_tps(engine: EngineProcess, prompts: list[list[int]], tokens: int) -> float:
+    """Total completion tokens / wall time of ``len(prompts)`` concurrent /generate requests."""
+    body = {"temperature": 0, "max_new_tokens": tokens, "ignore_eos": True}
+    stop = threading.Event()
+
+    def watch_rss() -> None:
+        while not stop.is_set():
+            engine.peak_rss = max(engine.peak_rss, engine.rss())
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=watch_rss, daemon=True)
+    watcher.start()
+    with httpx.Client(trust_env=False, timeout=600) as client:
+        client.post(engine.url + "/flush_cache")
+        started = time.perf_counter()
+        with concurrent.futures.ThreadPoolExecutor(len(prompts)) as pool:
+            results = list(pool.map(
+                lambda ids: client.post(
+                    engine.url + "/generate", json={"input_ids": ids, "sampling_params": body}
+                ).json(),
+                prompts,
+            ))
+        elapsed = time.perf_counter() - started
+    stop.set()
+    watcher.join()
+    return sum(r["meta_info"]["completion_tokens"] for r in results) / elapsed
 
 
-def progress(message: str) -> None:
-    print(f"... {message}", file=sys.stderr, flush=True)
+def engine_ttft(engine: EngineProcess, prompt: list[int]) -> tuple[float, float]:
+    """TTFT (s) of one streamed request for ``prompt``: after a flush, then again (cached)."""
+    body = {"input_ids": prompt, "stream": True,
+            "sampling_params": {"temperature": 0, "max_new_tokens": 4}}
+    times = []
+    with httpx.Client(trust_env=False, timeout=600) as client:
+        client.post(engine.url + "/flush_cache")
+        for _ in range(2):
+            started = time.perf_counter()
+            with client.stream("POST", engine.url + "/generate", json=body) as res:
+                for line in res.iter_lines():
+                    if line.startswith("data:"):
+                        times.append(time.perf_counter() - started)
+                        break
+                for _ in res.iter_lines():
+                    pass
+    return times[0], times[1]
 
 
-class Baseline:
-    """transformers' ``generate``, greedy, one request at a time, same folder and thread count."""
+class RawLlamaCpp:
+    """The baseline: llama-cpp-python's low-level batch API, nothing around it."""
 
-    def __init__(self, folder: str, threads: int) -> None:
-        import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+    def __init__(self, gguf: Path, threads: int, n_ctx: int = 8192, n_seq: int = 16) -> None:
+        import llama_cpp as ll
 
-        torch.set_num_threads(threads)
-        self.torch = torch
-        self.tokenizer = AutoTokenizer.from_pretrained(folder)
-        self.model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32).eval()
-        self.run("Hello", 4)
+        self.ll = ll
+        ll.llama_backend_init()
+        self._quiet = ll.llama_log_callback(lambda *a: None)  # kept alive: llama.cpp calls it
+        ll.llama_log_set(self._quiet, ctypes.c_void_p(0))
+        mparams = ll.llama_model_default_params()
+        self.model = ll.llama_model_load_from_file(str(gguf).encode(), mparams)
+        cparams = ll.llama_context_default_params()
+        cparams.n_ctx, cparams.n_batch, cparams.n_ubatch = n_ctx, 2048, 512
+        cparams.n_seq_max, cparams.kv_unified = n_seq, True
+        cparams.n_threads = cparams.n_threads_batch = threads
+        cparams.no_perf = True
+        self.ctx = ll.llama_init_from_model(self.model, cparams)
+        self.mem = ll.llama_get_memory(self.ctx)
+        self.n_vocab = ll.llama_vocab_n_tokens(ll.llama_model_get_vocab(self.model))
+        self.batch = ll.llama_batch_init(2048, 0, 1)
 
-    def run(self, prompt: str, n: int) -> float:
-        text = chat_text(self.tokenizer, prompt)
-        ids = self.tokenizer(text, return_tensors="pt", add_special_tokens=False)
-        start = time.perf_counter()
-        with self.torch.inference_mode():
-            self.model.generate(**ids, max_new_tokens=n, min_new_tokens=n, do_sample=False)
-        return time.perf_counter() - start
+    def _decode(self, items: list[tuple[int, int, int, bool]]) -> np.ndarray:
+        b = self.batch
+        for i, (tok, pos, seq, logits) in enumerate(items):
+            b.token[i], b.pos[i], b.n_seq_id[i], b.logits[i] = tok, pos, 1, logits
+            b.seq_id[i][0] = seq
+        b.n_tokens = len(items)
+        assert self.ll.llama_decode(self.ctx, b) == 0
+        n_out = sum(x[3] for x in items)
+        ptr = self.ll.llama_get_logits(self.ctx)
+        return np.ctypeslib.as_array(ptr, shape=(n_out, self.n_vocab)).copy()
 
-    def decode_tps(self, prompt: str, n: int) -> float:
-        """Decode tok/s: the time of n tokens minus the time of the first one (the prefill)."""
-        full, first = self.run(prompt, n), self.run(prompt, 1)
-        return (n - 1) / (full - first)
+    def generate(self, prompts: list[list[int]], tokens: int) -> float:
+        """tok/s generating ``tokens`` greedy tokens for every prompt at once (prefill included)."""
+        self.ll.llama_memory_clear(self.mem, True)
+        started = time.perf_counter()
+        items = [
+            (t, p, s, p == len(ids) - 1) for s, ids in enumerate(prompts) for p, t in enumerate(ids)
+        ]
+        nxt = np.argmax(self._decode(items), axis=-1)
+        positions = [len(ids) for ids in prompts]
+        for _ in range(tokens - 1):
+            items = [(int(nxt[s]), positions[s], s, True) for s in range(len(prompts))]
+            nxt = np.argmax(self._decode(items), axis=-1)
+            positions = [p + 1 for p in positions]
+        return len(prompts) * tokens / (time.perf_counter() - started)
 
-
-def engine_single_tps(url: str, tokenizer: Any, prompt: str, tokens: int) -> float:
-    payload = {"text": chat_text(tokenizer, prompt), "sampling_params": sampling(tokens)}
-    one = stream_generate(url, payload)
-    return float((one["tokens"] - 1) / one["decode_seconds"])
-
-
-def engine_concurrent_tps(url: str, tokenizer: Any, n: int, tokens: int) -> float:
-    texts = [chat_text(tokenizer, PROMPTS[i % len(PROMPTS)] + f" ({i})") for i in range(n)]
-    results: list[dict[str, Any]] = []
-
-    def one(text: str) -> None:
-        results.append(stream_generate(url, {"text": text, "sampling_params": sampling(tokens)}))
-
-    threads = [threading.Thread(target=one, args=(t,)) for t in texts]
-    start = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return sum(x["tokens"] for x in results) / (time.perf_counter() - start)
-
-
-def engine_ttft(url: str, tokenizer: Any, rounds: int = 3) -> tuple[float, float, float]:
-    """Median TTFT of a 500-token-prefix prompt right after a flush, then with the prefix cached."""
-    prefix = tokenizer.decode(tokenizer.encode(PARAGRAPH * 40, add_special_tokens=False)[:500])
-    cold, warm = [], []
-    for i in range(rounds):
-        httpx.post(f"{url}/flush_cache", timeout=60).raise_for_status()
-        one = {"text": prefix + f" Question {i}: why?", "sampling_params": sampling(1)}
-        cold.append(stream_generate(url, one))
-        two = {"text": prefix + f" Question {i}: how so?", "sampling_params": sampling(1)}
-        warm.append(stream_generate(url, two))
-    return (
-        statistics.median(x["ttft"] for x in cold),
-        statistics.median(x["ttft"] for x in warm),
-        statistics.median(x["cached"] for x in warm),
-    )
+    def ttft(self, prompt: list[int]) -> float:
+        self.ll.llama_memory_clear(self.mem, True)
+        started = time.perf_counter()
+        self._decode([(t, p, 0, p == len(prompt) - 1) for p, t in enumerate(prompt)])
+        return time.perf_counter() - started
 
 
-def measure(url: str, baseline: Baseline, tokenizer: Any, tokens: int) -> dict[str, float]:
-    """Engine and baseline rounds alternate, so both see the same machine load."""
-    r: dict[str, float] = {}
-    stream_generate(url, {"text": chat_text(tokenizer, "Hello"), "sampling_params": sampling(8)})
-    engine_runs, base_runs = [], []
-    for i in range(3):
-        prompt = PROMPTS[i]
-        engine_runs.append(engine_single_tps(url, tokenizer, prompt, tokens))
-        base_runs.append(baseline.decode_tps(prompt, tokens))
-        progress(f"single stream: engine {engine_runs[-1]:.1f}, generate {base_runs[-1]:.1f} tok/s")
-    r["single_engine"] = statistics.median(engine_runs)
-    r["single_generate"] = statistics.median(base_runs)
-    for n in (8, 16):
-        r[f"concurrent{n}"] = engine_concurrent_tps(url, tokenizer, n, tokens)
-        seconds = [baseline.run(PROMPTS[3 + j], tokens) for j in range(2)]
-        r[f"sequential{n}"] = tokens * len(seconds) / sum(seconds)
-        progress(
-            f"{n} streams: engine {r[f'concurrent{n}']:.1f}, sequential generate "
-            f"{r[f'sequential{n}']:.1f} tok/s"
-        )
-    r["ttft_uncached"], r["ttft_cached"], r["cached_tokens"] = engine_ttft(url, tokenizer)
-    return r
+def load_tokenizer() -> Any:
+    from sgl_notebook.engine.runners.loader import load_runner
+
+    return load_runner("smollm2", max_total_tokens=512, max_running_requests=1)
+
+
+def best(values: list[float], higher: bool = True) -> float:
+    return max(values) if higher else min(values)
+
+
+def run_llamacpp(args: argparse.Namespace, threads: int, tokenizer: Any) -> dict[str, float]:
+    from sgl_notebook.engine.runners.resolve import smollm2_gguf_path
+
+    prompts = [chat_ids(tokenizer, PROMPTS[i % len(PROMPTS)]) for i in range(max(STREAMS))]
+    long_prompt = tokenizer.encode(PARAGRAPH * 16, add_special_tokens=False)[:500]
+    raw = RawLlamaCpp(smollm2_gguf_path(), threads)
+    engine = EngineProcess("smollm2", "llama.cpp", threads)
+    out: dict[str, float] = {"ready_s": engine.ready_seconds}
+    try:
+        for n in STREAMS:
+            mine, theirs = [], []
+            for r in range(args.rounds):
+                progress(f"llama.cpp: {n} streams, round {r + 1}")
+                mine.append(engine_tps(engine, prompts[:n], args.tokens))
+                theirs.append(raw.generate(prompts[:n], args.tokens))
+            out[f"engine_{n}"], out[f"raw_{n}"] = best(mine), best(theirs)
+        ttfts = [engine_ttft(engine, long_prompt) for _ in range(args.rounds)]
+        out["ttft_uncached"] = best([t[0] for t in ttfts], higher=False)
+        out["ttft_cached"] = best([t[1] for t in ttfts], higher=False)
+        out["raw_ttft"] = best([raw.ttft(long_prompt) for _ in range(args.rounds)], higher=False)
+        out["peak_rss_mb"] = engine.peak_rss / 2**20
+    finally:
+        engine.stop()
+    return out
+
+
+def run_transformers(args: argparse.Namespace, threads: int, tokenizer: Any) -> dict[str, float]:
+    prompts = [chat_ids(tokenizer, PROMPTS[i % len(PROMPTS)]) for i in range(max(STREAMS))]
+    progress("transformers runner: starting (converts SmolLM2 once)")
+    engine = EngineProcess("smollm2", "transformers", threads)
+    out: dict[str, float] = {"ready_s": engine.ready_seconds}
+    try:
+        for n in STREAMS:
+            progress(f"transformers: {n} streams")
+            out[f"engine_{n}"] = engine_tps(engine, prompts[:n], args.tokens)
+        out["peak_rss_mb"] = engine.peak_rss / 2**20
+    finally:
+        engine.stop()
+    return out
+
+
+def report(ll: dict[str, float], tf: dict[str, float] | None, threads: int, tokens: int) -> None:
+    print(f"\nSmolLM2-135M-Instruct Q4_1, {threads} threads, {tokens} greedy tokens per stream")
+    print(f"{'streams':>8} {'engine tok/s':>13} {'raw llama.cpp':>14} {'ratio':>6}"
+          + (f" {'transformers':>13}" if tf else ""))
+    ratios = []
+    for n in STREAMS:
+        ratio = ll[f"engine_{n}"] / ll[f"raw_{n}"]
+        ratios.append(ratio)
+        extra = f" {tf[f'engine_{n}']:>13.1f}" if tf else ""
+        print(f"{n:>8} {ll[f'engine_{n}']:>13.1f} {ll[f'raw_{n}']:>14.1f} {ratio:>6.2f}{extra}")
+    ttft_ratio = ll["ttft_cached"] / ll["ttft_uncached"]
+    print(f"\nthroughput ratio vs raw llama.cpp: min {min(ratios):.2f} (aim >= 0.90: "
+          f"{'met' if min(ratios) >= 0.9 else 'NOT met'})")
+    print(f"TTFT, 500-token prompt: uncached {ll['ttft_uncached'] * 1000:.0f} ms, cached "
+          f"{ll['ttft_cached'] * 1000:.0f} ms -> {ttft_ratio:.2f} (aim < 0.25: "
+          f"{'met' if ttft_ratio < 0.25 else 'NOT met'}); raw llama.cpp prefill "
+          f"{ll['raw_ttft'] * 1000:.0f} ms")
+    print(f"start-up to ready: {ll['ready_s']:.2f} s (aim < 3 s: "
+          f"{'met' if ll['ready_s'] < 3 else 'NOT met'})"
+          + (f"; transformers runner {tf['ready_s']:.2f} s" if tf else ""))
+    print(f"peak RSS with 16 streams: {ll['peak_rss_mb']:.0f} MB (aim < 500 MB: "
+          f"{'met' if ll['peak_rss_mb'] < 500 else 'NOT met'})"
+          + (f"; transformers runner {tf['peak_rss_mb']:.0f} MB" if tf else ""))
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--model", default="smollm2")
-    parser.add_argument("--tokens", type=int, default=64, help="tokens generated per stream")
+    parser.add_argument("--tokens", type=int, default=48)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--skip-transformers", action="store_true")
     args = parser.parse_args()
-    # A terminated benchmark still stops its engine (the finally below runs).
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    from sgl_notebook.engine.runners.resolve import thread_count
 
-    from sgl_notebook.engine.runners.transformers.model import idle_cores, resolve_model_folder, usable_cores
-
-    folder = str(resolve_model_folder(args.model))  # converts SmolLM2 once, before timing
-    from transformers import AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(folder)
-    threads = int(os.environ.get("SGL_NOTEBOOK_NUM_THREADS") or idle_cores(usable_cores()))
-    engine = EngineProcess(args.model, threads)
-    try:
-        engine.wait_ready()
-        progress(f"engine ready in {engine.ready_seconds:.2f} s ({threads} torch threads)")
-        baseline = Baseline(folder, threads)
-        r = measure(engine.url, baseline, tokenizer, args.tokens)
-        rss = engine.peak_rss_bytes()
-    finally:
-        engine.stop()
-
-    print(f"model: {args.model} ({folder}), {args.tokens} tokens per stream, {threads} threads")
-    print(f"startup to ready (converted cache): {engine.ready_seconds:.2f} s   (aim < 6 s)")
-    print(f"engine peak RSS: {rss / 1e9:.2f} GB   (aim < 1.2 GB)")
-    s, g = r["single_engine"], r["single_generate"]
-    print(f"single-stream decode: engine {s:.1f} tok/s, generate {g:.1f} tok/s, ratio {s / g:.2f}")
-    for n, aim in ((8, 3), (16, 5)):
-        c, q = r[f"concurrent{n}"], r[f"sequential{n}"]
-        print(
-            f"{n} concurrent streams: engine {c:.1f} tok/s total, generate sequential {q:.1f} "
-            f"tok/s, ratio {c / q:.2f}   (aim {aim}x)"
-        )
-    cold, warm = r["ttft_uncached"], r["ttft_cached"]
-    print(
-        f"TTFT with a 500-token prefix: uncached {cold * 1000:.0f} ms, cached {warm * 1000:.0f} ms "
-        f"({r['cached_tokens']:.0f} cached tokens), ratio {warm / cold:.2f}   (aim < 0.25)"
-    )
+    threads = thread_count()
+    tokenizer = load_tokenizer().tokenizer
+    ll = run_llamacpp(args, threads, tokenizer)
+    tf = None if args.skip_transformers else run_transformers(args, threads, tokenizer)
+    report(ll, tf, threads, args.tokens)
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    sys.exit(main())

@@ -13,6 +13,7 @@ os.environ.setdefault(
 pytest_plugins = [
     "tests.fixtures.tiny_model",
     "tests.fixtures.engine_servers",
+    "tests.fixtures.runners",
 ]
 
 

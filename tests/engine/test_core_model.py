@@ -6,7 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from sgl_notebook.engine.runners.transformers.model import ModelLoadError, load_model, resolve_model_folder
+from sgl_notebook.engine.runners.transformers.model import (
+    ModelLoadError,
+    load_model,
+    resolve_model_folder,
+)
 
 
 def test_tiny_folder_loads_with_its_facts(tiny_model_dir: Path) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
-import torch
 
 from sgl_notebook.engine.core.detokenizer import IncrementalDetokenizer, trim_stop_text
 from sgl_notebook.engine.core.prefix_cache import PrefixCache
@@ -65,52 +65,53 @@ def test_good_values_are_normalised() -> None:
 
 
 def test_greedy_rows_take_argmax_and_sampled_rows_respect_top_k() -> None:
-    torch.manual_seed(0)
-    logits = torch.tensor([[0.0, 5.0, 1.0, 4.9], [0.0, 5.0, 1.0, 4.9]])
+    rng = np.random.default_rng(0)
+    logits = np.array([[0.0, 5.0, 1.0, 4.9], [0.0, 5.0, 1.0, 4.9]])
     seen = set()
     for _ in range(50):
         ids, logprobs = sample_next_tokens(
-            logits.clone(),
-            temperatures=torch.tensor([1.0, 1.0]),
-            top_ks=torch.tensor([4, 2]),
-            top_ps=torch.tensor([1.0, 1.0]),
-            min_ps=torch.tensor([0.0, 0.0]),
-            greedy=torch.tensor([True, False]),
+            logits.copy(),
+            temperatures=np.array([1.0, 1.0]),
+            top_ks=np.array([4, 2]),
+            top_ps=np.array([1.0, 1.0]),
+            min_ps=np.array([0.0, 0.0]),
+            greedy=np.array([True, False]),
+            rng=rng,
         )
         assert int(ids[0]) == 1
         seen.add(int(ids[1]))
     assert seen == {1, 3}  # top_k=2 keeps the two best tokens, and both get drawn
     assert logprobs is not None
-    assert torch.allclose(logprobs.exp().sum(-1), torch.ones(2))
+    assert np.allclose(np.exp(logprobs).sum(-1), np.ones(2), atol=1e-5)
     assert top_logprobs(logprobs[0], 2)[0][1] == 1
 
 
 def test_top_p_and_min_p_cut_the_tail() -> None:
-    logits = torch.log(torch.tensor([[0.6, 0.3, 0.05, 0.05], [0.6, 0.3, 0.05, 0.05]]))
+    logits = np.log(np.array([[0.6, 0.3, 0.05, 0.05], [0.6, 0.3, 0.05, 0.05]]))
     for _ in range(30):
         ids, _ = sample_next_tokens(
-            logits.clone(),
-            temperatures=torch.tensor([1.0, 1.0]),
-            top_ks=torch.tensor([4, 4]),
-            top_ps=torch.tensor([0.5, 1.0]),
-            min_ps=torch.tensor([0.0, 0.4]),
-            greedy=torch.tensor([False, False]),
+            logits.copy(),
+            temperatures=np.array([1.0, 1.0]),
+            top_ks=np.array([4, 4]),
+            top_ps=np.array([0.5, 1.0]),
+            min_ps=np.array([0.0, 0.4]),
+            greedy=np.array([False, False]),
         )
         assert int(ids[0]) == 0  # top_p 0.5: only the first token
         assert int(ids[1]) in (0, 1)  # min_p 0.4 of 0.6: 0.3 survives, 0.05 does not
 
 
 def test_penalties() -> None:
-    logits = torch.tensor([[2.0, 2.0, -1.0]])
-    counts = torch.tensor([[2.0, 0.0, 1.0]])
-    seen = torch.tensor([[True, False, True]])
+    logits = np.array([[2.0, 2.0, -1.0]], dtype=np.float32)
+    counts = np.array([[2.0, 0.0, 1.0]])
+    seen = np.array([[True, False, True]])
     out = apply_penalties(
-        logits.clone(),
+        logits.copy(),
         counts,
         seen,
-        frequency=torch.tensor([0.5]),
-        presence=torch.tensor([0.25]),
-        repetition=torch.tensor([2.0]),
+        frequency=np.array([0.5]),
+        presence=np.array([0.25]),
+        repetition=np.array([2.0]),
     )
     # 2 - 1 - .25 = .75 -> /2 ; -1 - .5 - .25 = -1.75 -> *2
     assert out.tolist() == [[0.375, 2.0, -3.5]]
@@ -141,20 +142,30 @@ def test_trim_stop_text() -> None:
 
 
 def test_prefix_cache_longest_match_lru_and_budget() -> None:
-    def kv(n: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        t = torch.arange(n, dtype=torch.float32).view(1, 1, n, 1)
-        return [(t, t.clone())]
-
-    cache = PrefixCache(max_tokens=10)
-    cache.insert([1, 2, 3, 4], kv(4))
-    cache.insert([1, 2, 9], kv(3))
+    evicted: list[str] = []
+    cache: PrefixCache[str] = PrefixCache(max_tokens=10, on_evict=evicted.append)
+    cache.insert([1, 2, 3, 4], "a")
+    cache.insert([1, 2, 9], "b")
     hit = cache.match([1, 2, 3, 7], max_length=10)
-    assert hit.length == 3 and hit.kv is not None and hit.kv[0][0].shape[2] == 3
+    assert hit.length == 3 and hit.handle == "a"
     assert cache.match([1, 2, 3, 4, 5], max_length=2).length == 2
     assert cache.match([8], max_length=5).length == 0
-    cache.insert([1, 2, 3, 4, 5, 6], kv(6))  # extends [1,2,3,4]: replaces it
+    assert cache.covers([1, 2, 3]) and not cache.covers([1, 2, 3, 4, 5])
+    assert not cache.insert([1, 2], "covered")  # a longer entry holds it already
+    cache.insert([1, 2, 3, 4, 5, 6], "c")  # extends [1,2,3,4]: replaces it
+    assert evicted == ["a"]
     assert cache.cached_tokens == 9 and len(cache) == 2
-    cache.insert([7, 7, 7], kv(3))  # over budget: the least recently used entry goes
-    assert cache.cached_tokens <= 10
+    cache.insert([7, 7, 7], "d")  # over budget: the least recently used entry goes
+    assert cache.cached_tokens <= 10 and evicted == ["a", "b"]
+    assert cache.evict_lru() and evicted[-1] == "c"
     cache.flush()
+    assert evicted[-1] == "d"
     assert cache.cached_tokens == 0 and cache.match([1, 2], max_length=5).length == 0
+
+
+def test_prefix_cache_entry_count_bound() -> None:
+    evicted: list[int] = []
+    cache: PrefixCache[int] = PrefixCache(max_tokens=100, max_entries=2, on_evict=evicted.append)
+    for handle, prompt in enumerate(([1], [2], [3])):
+        assert cache.insert(prompt, handle)
+    assert len(cache) == 2 and evicted == [0]

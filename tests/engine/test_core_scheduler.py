@@ -1,4 +1,5 @@
-"""The engine core on the tiny model: batching, stops, lengths, logprobs, prefix cache, abort."""
+"""The engine core on both runners (the tiny model on transformers, SmolLM2 on llama.cpp):
+batching, stops, lengths, logprobs, prefix cache, abort."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ import itertools
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,7 +17,6 @@ from sgl_notebook.engine.core.blocking import (
     submit_collecting,
     wait_all,
 )
-from sgl_notebook.engine.runners.transformers.model import LoadedModel, load_model
 from sgl_notebook.engine.core.scheduler import Scheduler, SchedulerConfig
 from sgl_notebook.engine.core.types import GenerationRequest, SamplingParams
 from sgl_notebook.protocol.sglang_format import format_decode_batch
@@ -34,19 +33,19 @@ PROMPTS = [
 
 
 @pytest.fixture(scope="module")
-def loaded(tiny_model_dir: Path) -> LoadedModel:
-    return load_model(str(tiny_model_dir))
+def loaded(runner: Any) -> Any:
+    return runner
 
 
 @pytest.fixture(scope="module")
-def engine(loaded: LoadedModel) -> Iterator[tuple[Scheduler, list[str]]]:
+def engine(loaded: Any) -> Iterator[tuple[Scheduler, list[str]]]:
     lines: list[str] = []
     sched = Scheduler(loaded, SchedulerConfig(decode_log_interval=5), log=lines.append)
     yield sched, lines
     sched.shutdown()
 
 
-def ids_of(loaded: LoadedModel, text: str) -> list[int]:
+def ids_of(loaded: Any, text: str) -> list[int]:
     return list(loaded.tokenizer.encode(text, add_special_tokens=False))
 
 
@@ -69,38 +68,61 @@ def run(sched: Scheduler, *reqs: GenerationRequest) -> list[Any]:
     return [c.final for c in generate_blocking(sched, list(reqs), timeout=TIMEOUT)]
 
 
+# llama.cpp's CPU kernels give slightly different logits for the same sequence when the batch
+# around it changes (measured on SmolLM2: up to ~0.2 nats), so greedy outputs can part at a
+# near-tie. There the property checked is: identical up to the first difference, logprobs close
+# until then, and the two best tokens nearly tied where they part. transformers: identical.
+LLAMA_CPP_LOGPROB_TOLERANCE = 0.5
+
+
+def greedy_twins(loaded: Any) -> dict[str, Any]:
+    """Request options for outputs that ``assert_same_greedy`` can compare on any runner."""
+    return {"ignore_eos": True, "return_logprob": True, "top_logprobs_num": 2}
+
+
+def assert_same_greedy(got: Any, want: Any, loaded: Any) -> None:
+    if loaded.info.runner != "llama.cpp" or got.output_ids == want.output_ids:
+        assert got.output_ids == want.output_ids
+        return
+    pairs = zip(got.output_ids, want.output_ids, strict=False)
+    k = next(i for i, (a, b) in enumerate(pairs) if a != b)
+    before = zip(got.output_token_logprobs[:k], want.output_token_logprobs[:k], strict=True)
+    assert all(abs(a[0] - b[0]) < LLAMA_CPP_LOGPROB_TOLERANCE for a, b in before)
+    gaps = [out.output_top_logprobs[k][0][0] - out.output_top_logprobs[k][1][0]
+            for out in (got, want)]
+    assert min(gaps) < LLAMA_CPP_LOGPROB_TOLERANCE, (k, gaps)
+
+
 def test_batched_greedy_equals_solo(
-    engine: tuple[Scheduler, list[str]], loaded: LoadedModel
+    engine: tuple[Scheduler, list[str]], loaded: Any
 ) -> None:
     sched, lines = engine
     lengths = [30, 12, 25, 6]  # rows leave the batch at different steps
     prompts = [ids_of(loaded, p) for p in PROMPTS]
+    twins = greedy_twins(loaded)
     solo = [
-        run(sched, request(p, max_new_tokens=n, ignore_eos=True))[0].output_ids
+        run(sched, request(p, max_new_tokens=n, **twins))[0]
         for p, n in zip(prompts, lengths, strict=True)
     ]
     lines.clear()
     together = run(
         sched,
-        *[
-            request(p, max_new_tokens=n, ignore_eos=True)
-            for p, n in zip(prompts, lengths, strict=True)
-        ],
+        *[request(p, max_new_tokens=n, **twins) for p, n in zip(prompts, lengths, strict=True)],
     )
-    assert [o.output_ids for o in together] == solo
+    for got, want in zip(together, solo, strict=True):
+        assert_same_greedy(got, want, loaded)
     assert [len(o.output_ids) for o in together] == lengths
     prefill_lines = [line for line in lines if line.startswith("Prefill batch.")]
     assert prefill_lines[0].startswith("Prefill batch. #new-seq: 4, ")
 
 
 def test_join_running_batch_mid_run(
-    engine: tuple[Scheduler, list[str]], loaded: LoadedModel
+    engine: tuple[Scheduler, list[str]], loaded: Any
 ) -> None:
     sched, _ = engine
     a, b, c = (ids_of(loaded, p) for p in PROMPTS[1:])
-    solo = [
-        run(sched, request(p, max_new_tokens=20, ignore_eos=True))[0].output_ids for p in (a, b, c)
-    ]
+    twins = greedy_twins(loaded)
+    solo = [run(sched, request(p, max_new_tokens=20, **twins))[0] for p in (a, b, c)]
     started = threading.Event()
     first = CollectedOutput("first", time.perf_counter())
 
@@ -109,18 +131,17 @@ def test_join_running_batch_mid_run(
         if len(output.output_ids) >= 5:
             started.set()
 
-    sched.submit(request(a, "first", max_new_tokens=20, ignore_eos=True), watch)
+    sched.submit(request(a, "first", max_new_tokens=20, **twins), watch)
     assert started.wait(TIMEOUT)
     assert not first.done.is_set()
-    late = [
-        submit_collecting(sched, request(p, max_new_tokens=20, ignore_eos=True)) for p in (b, c)
-    ]
+    late = [submit_collecting(sched, request(p, max_new_tokens=20, **twins)) for p in (b, c)]
     wait_all([first, *late], TIMEOUT)
-    assert [x.final.output_ids for x in [first, *late]] == solo
+    for got, want in zip([first, *late], solo, strict=True):
+        assert_same_greedy(got.final, want, loaded)
 
 
 def test_every_step_pushes_a_cumulative_event(
-    engine: tuple[Scheduler, list[str]], loaded: LoadedModel
+    engine: tuple[Scheduler, list[str]], loaded: Any
 ) -> None:
     sched, _ = engine
     out = generate_blocking(
@@ -137,7 +158,7 @@ def test_every_step_pushes_a_cumulative_event(
 
 
 def test_stop_string_is_trimmed_unless_no_stop_trim(
-    engine: tuple[Scheduler, list[str]], loaded: LoadedModel
+    engine: tuple[Scheduler, list[str]], loaded: Any
 ) -> None:
     sched, _ = engine
     prompt = ids_of(loaded, PROMPTS[3])
@@ -155,7 +176,7 @@ def test_stop_string_is_trimmed_unless_no_stop_trim(
 
 
 def test_stop_token_ids_and_min_new_tokens(
-    engine: tuple[Scheduler, list[str]], loaded: LoadedModel
+    engine: tuple[Scheduler, list[str]], loaded: Any
 ) -> None:
     sched, _ = engine
     prompt = ids_of(loaded, PROMPTS[1])
@@ -179,7 +200,7 @@ def test_stop_token_ids_and_min_new_tokens(
 
 
 def test_max_new_tokens_zero_returns_after_prefill_with_logprobs(
-    engine: tuple[Scheduler, list[str]], loaded: LoadedModel
+    engine: tuple[Scheduler, list[str]], loaded: Any
 ) -> None:
     sched, _ = engine
     prompt = ids_of(loaded, PROMPTS[0])
@@ -206,7 +227,7 @@ def test_max_new_tokens_zero_returns_after_prefill_with_logprobs(
     assert final.output_token_logprobs == []
 
 
-def test_logprob_layout(engine: tuple[Scheduler, list[str]], loaded: LoadedModel) -> None:
+def test_logprob_layout(engine: tuple[Scheduler, list[str]], loaded: Any) -> None:
     sched, _ = engine
     prompt = ids_of(loaded, PROMPTS[3])
     out = run(
@@ -240,7 +261,7 @@ def test_logprob_layout(engine: tuple[Scheduler, list[str]], loaded: LoadedModel
 
 
 def test_prefix_cache_reports_hits_and_keeps_output(
-    engine: tuple[Scheduler, list[str]], loaded: LoadedModel
+    engine: tuple[Scheduler, list[str]], loaded: Any
 ) -> None:
     sched, lines = engine
     assert sched.flush_cache()
@@ -255,9 +276,9 @@ def test_prefix_cache_reports_hits_and_keeps_output(
     )[0]
     assert again.cached_tokens == first.prompt_tokens - 1
     assert again.output_ids == first.output_ids
+    twins = greedy_twins(loaded)
     other = run(
-        sched,
-        request(shared + ids_of(loaded, " mountain city"), max_new_tokens=10, ignore_eos=True),
+        sched, request(shared + ids_of(loaded, " mountain city"), max_new_tokens=10, **twins)
     )[0]
     assert other.cached_tokens >= len(shared) - 1
     prefill = [line for line in lines if line.startswith("Prefill batch.")]
@@ -265,14 +286,14 @@ def test_prefix_cache_reports_hits_and_keeps_output(
     assert sched.snapshot().last_cache_hit_rate > 0.5
     assert sched.flush_cache()
     cold = run(
-        sched,
-        request(shared + ids_of(loaded, " mountain city"), max_new_tokens=10, ignore_eos=True),
+        sched, request(shared + ids_of(loaded, " mountain city"), max_new_tokens=10, **twins)
     )[0]
-    assert cold.cached_tokens == 0 and cold.output_ids == other.output_ids
+    assert cold.cached_tokens == 0
+    assert_same_greedy(other, cold, loaded)
 
 
 def test_identical_prompts_in_one_batch_share_the_prefill(
-    engine: tuple[Scheduler, list[str]], loaded: LoadedModel
+    engine: tuple[Scheduler, list[str]], loaded: Any
 ) -> None:
     sched, _ = engine
     sched.flush_cache()
@@ -282,7 +303,7 @@ def test_identical_prompts_in_one_batch_share_the_prefill(
     assert outs[0].output_ids == outs[1].output_ids == outs[2].output_ids
 
 
-def test_abort_running_and_queued(loaded: LoadedModel) -> None:
+def test_abort_running_and_queued(loaded: Any) -> None:
     sched = Scheduler(loaded, SchedulerConfig(max_running_requests=1))
     try:
         prompt = ids_of(loaded, PROMPTS[0])
@@ -317,13 +338,13 @@ def test_abort_running_and_queued(loaded: LoadedModel) -> None:
 
 
 def test_bad_requests_end_with_400_and_the_engine_keeps_serving(
-    engine: tuple[Scheduler, list[str]], loaded: LoadedModel
+    engine: tuple[Scheduler, list[str]], loaded: Any
 ) -> None:
     sched, _ = engine
     prompt = ids_of(loaded, PROMPTS[0])
-    oov = run(sched, request([1, loaded.vocab_size + 5], max_new_tokens=3))[0]
+    oov = run(sched, request([1, loaded.info.vocab_size + 5], max_new_tokens=3))[0]
     assert oov.finish_reason["type"] == "abort" and oov.finish_reason["status_code"] == 400
-    assert str(loaded.vocab_size + 5) in oov.finish_reason["message"]
+    assert str(loaded.info.vocab_size + 5) in oov.finish_reason["message"]
     too_far = run(
         sched, request(prompt, max_new_tokens=3, return_logprob=True, logprob_start_len=len(prompt))
     )[0]
@@ -332,29 +353,29 @@ def test_bad_requests_end_with_400_and_the_engine_keeps_serving(
         f"req.logprob_start_len={len(prompt)} is higher than the number of input tokens "
         f"len(req.origin_input_ids)={len(prompt)}. Please use a smaller logprob_start_len."
     )
-    too_long = run(sched, request([5] * loaded.context_length, max_new_tokens=3))[0]
+    too_long = run(sched, request([5] * loaded.info.context_length, max_new_tokens=3))[0]
     assert "longer than the model's context length" in too_long.finish_reason["message"]
     fine = run(sched, request(prompt, max_new_tokens=3, ignore_eos=True))[0]
     assert fine.finish_reason == {"type": "length", "length": 3}
 
 
 def test_exception_in_step_aborts_the_batch_and_is_logged(
-    loaded: LoadedModel, monkeypatch: pytest.MonkeyPatch
+    loaded: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     lines: list[str] = []
     sched = Scheduler(loaded, log=lines.append)
     try:
         prompt = ids_of(loaded, PROMPTS[0])
-        real_forward = loaded.model.forward
+        real_decode = loaded.decode
         calls = {"n": 0}
 
         def flaky(*args: Any, **kwargs: Any) -> Any:
             calls["n"] += 1
             if calls["n"] == 3:
                 raise RuntimeError("simulated kernel failure")
-            return real_forward(*args, **kwargs)
+            return real_decode(*args, **kwargs)
 
-        monkeypatch.setattr(loaded.model, "forward", flaky)
+        monkeypatch.setattr(loaded, "decode", flaky)
         broken = run(sched, request(prompt, max_new_tokens=10, ignore_eos=True))[0]
         assert broken.finish_reason["type"] == "abort"
         assert "simulated kernel failure" in broken.finish_reason["message"]
@@ -367,7 +388,7 @@ def test_exception_in_step_aborts_the_batch_and_is_logged(
 
 
 def test_decode_log_lines_and_snapshot(
-    engine: tuple[Scheduler, list[str]], loaded: LoadedModel
+    engine: tuple[Scheduler, list[str]], loaded: Any
 ) -> None:
     sched, lines = engine
     lines.clear()
@@ -383,11 +404,11 @@ def test_decode_log_lines_and_snapshot(
     assert decode[0].startswith(head.split("#token")[0])
     assert decode[0].endswith("#queue-req: 0, ")
     snap = sched.snapshot()
-    assert snap.max_total_num_tokens == SchedulerConfig().max_total_num_tokens
+    assert snap.max_total_num_tokens == sched.config.max_total_num_tokens
     assert snap.last_gen_throughput > 0 and snap.decode_steps_total > 0
 
 
-def test_kv_budget_queues_requests(loaded: LoadedModel) -> None:
+def test_kv_budget_queues_requests(loaded: Any) -> None:
     lines: list[str] = []
     prompt = ids_of(loaded, PROMPTS[1])
     budget = len(prompt) + 10  # room for one request at a time

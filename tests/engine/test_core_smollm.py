@@ -1,4 +1,5 @@
-"""The engine core on the real SmolLM2-135M-Instruct: answers, regex and JSON constraints."""
+"""The engine core on the real SmolLM2-135M-Instruct, on both runners: answers, regex and JSON
+constraints."""
 
 from __future__ import annotations
 
@@ -11,24 +12,27 @@ from typing import Any
 import pytest
 
 from sgl_notebook.engine.core.blocking import generate_blocking
-from sgl_notebook.engine.runners.transformers.model import LoadedModel, load_model
 from sgl_notebook.engine.core.scheduler import Scheduler
 from sgl_notebook.engine.core.types import GenerationRequest, SamplingParams
+from sgl_notebook.engine.runners.loader import load_runner
 
 pytestmark = pytest.mark.smollm
 
 IPV4 = r"((25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
 
 
-@pytest.fixture(scope="module")
-def engine() -> Iterator[tuple[Scheduler, LoadedModel]]:
-    loaded = load_model("smollm2")
-    sched = Scheduler(loaded)
-    yield sched, loaded
+@pytest.fixture(scope="module", params=["llama.cpp", "transformers"])
+def engine(request: pytest.FixtureRequest) -> Iterator[tuple[Scheduler, Any]]:
+    if request.param == "llama.cpp":
+        runner = request.getfixturevalue("smollm2_llamacpp_runner")
+    else:
+        runner = load_runner("smollm2", "transformers")
+    sched = Scheduler(runner)
+    yield sched, runner
     sched.shutdown()
 
 
-def chat(sched: Scheduler, loaded: LoadedModel, rid: str, question: str, **params: Any) -> Any:
+def chat(sched: Scheduler, loaded: Any, rid: str, question: str, **params: Any) -> Any:
     ids = loaded.tokenizer.apply_chat_template(
         [{"role": "user", "content": question}], add_generation_prompt=True, tokenize=False
     )
@@ -38,22 +42,25 @@ def chat(sched: Scheduler, loaded: LoadedModel, rid: str, question: str, **param
     return generate_blocking(sched, [req], timeout=300)[0].final
 
 
-def test_loaded_model_facts(engine: tuple[Scheduler, LoadedModel]) -> None:
-    _, loaded = engine
-    assert loaded.model_class == "LlamaForCausalLM"
-    assert loaded.has_chat_template
-    assert loaded.tokenizer.convert_ids_to_tokens(loaded.eos_token_ids) == ["<|im_end|>"]
-    assert loaded.context_length == 8192 and loaded.dtype == "float32"
+def test_loaded_model_facts(engine: tuple[Scheduler, Any]) -> None:
+    _, runner = engine
+    info = runner.info
+    assert info.model_class == "LlamaForCausalLM"
+    assert info.has_chat_template
+    assert "<|im_end|>" in [runner.tokenizer.decode([t]) for t in info.eos_token_ids]
+    assert info.context_length == 8192
+    assert info.dtype == ("Q4_1" if info.runner == "llama.cpp" else "float32")
 
 
-def test_capital_of_france_is_paris(engine: tuple[Scheduler, LoadedModel]) -> None:
+def test_capital_of_france_is_paris(engine: tuple[Scheduler, Any]) -> None:
     sched, loaded = engine
     out = chat(sched, loaded, "paris", "What is the capital of France?", max_new_tokens=32)
     assert "Paris" in out.text
-    assert out.finish_reason == {"type": "stop", "matched": loaded.eos_token_ids[0]}
+    assert out.finish_reason["type"] == "stop"
+    assert out.finish_reason["matched"] in loaded.info.eos_token_ids
 
 
-def test_ipv4_regex(engine: tuple[Scheduler, LoadedModel]) -> None:
+def test_ipv4_regex(engine: tuple[Scheduler, Any]) -> None:
     sched, loaded = engine
     out = chat(
         sched,
@@ -67,7 +74,7 @@ def test_ipv4_regex(engine: tuple[Scheduler, LoadedModel]) -> None:
     ipaddress.IPv4Address(out.text)
 
 
-def test_json_schema(engine: tuple[Scheduler, LoadedModel]) -> None:
+def test_json_schema(engine: tuple[Scheduler, Any]) -> None:
     sched, loaded = engine
     schema = {
         "type": "object",

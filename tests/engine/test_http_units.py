@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from sgl_notebook.engine.server_args import ArgsError, parse_args
+from sgl_notebook.engine.core.step_stats import DecodeStats, PrefillStats
 from sgl_notebook.engine.http.generate_input import GenerateReqInput, expand_request
 from sgl_notebook.engine.http.json_response import dumps
-from sgl_notebook.engine.http.metrics_collector import EngineMetrics, parse_batch_fields
+from sgl_notebook.engine.http.metrics_collector import EngineMetrics
+from sgl_notebook.engine.server_args import ArgsError, parse_args
 from sgl_notebook.protocol.sglang_format import format_decode_batch, format_prefill_batch
 
 
@@ -73,19 +74,23 @@ def test_expand_errors_use_sglang_messages(body, message):
         expand_request(body)
 
 
-def test_gauges_follow_the_batch_lines():
+def test_gauges_follow_the_step_records():
     metrics = EngineMetrics("m")
-    metrics.observe_log_line(format_prefill_batch(
-        new_seq=2, new_token=30, cached_token=10, token_usage=0.25, running_req=1, queue_req=3))
+    prefill = PrefillStats(
+        new_seq=2, new_token=30, cached_token=10, token_usage=0.25, running_req=1, queue_req=3)
+    assert prefill.message() == format_prefill_batch(
+        new_seq=2, new_token=30, cached_token=10, token_usage=0.25, running_req=1, queue_req=3)
+    metrics.observe_step(prefill)
     assert metrics.cache_hit_rate._value.get() == 0.25
     assert metrics.num_queue_reqs._value.get() == 3 and metrics.token_usage._value.get() == 0.25
-    metrics.observe_log_line(format_decode_batch(
-        running_req=4, num_token=77, token_usage=0.5, gen_throughput=12.5, queue_req=0))
+    decode = DecodeStats(
+        running_req=4, num_token=77, token_usage=0.5, gen_throughput=12.5, queue_req=0)
+    assert decode.message() == format_decode_batch(
+        running_req=4, num_token=77, token_usage=0.5, gen_throughput=12.5, queue_req=0)
+    metrics.observe_step(decode)
     assert metrics.num_used_tokens._value.get() == 77
     assert metrics.gen_throughput._value.get() == 12.5
     assert metrics.cache_hit_rate._value.get() == 0.0  # 0.4.10 resets it on decode ticks
-    assert parse_batch_fields("Decode batch. gen throughput (token/s): 1.00, ")[
-        "gen throughput (token/s)"] == "1.00"
 
 
 def test_json_output_is_compact_and_finite():

@@ -11,14 +11,14 @@ from __future__ import annotations
 from concurrent.futures import Future
 from typing import Any
 
-from .grammar_xgrammar import InvalidGrammarError
-from ..runners.transformers.model import LoadedModel
+from .grammar import InvalidGrammarError
 from .request_state import RequestState, abort_reason, bad_request
+from .runner import ModelInfo
 from .types import GenerationRequest, OutputCallback
 
 
 def new_request_state(
-    loaded: LoadedModel, req: GenerationRequest, callback: OutputCallback
+    info: ModelInfo, tokenizer: Any, req: GenerationRequest, callback: OutputCallback
 ) -> tuple[RequestState, str | None]:
     """The request's state, and the reason it must end at once (None when it may run)."""
     n = len(req.input_ids)
@@ -28,25 +28,25 @@ def new_request_state(
         start = n - 1
     max_new = min(
         sp.max_new_tokens if sp.max_new_tokens is not None else 1 << 30,
-        loaded.context_length - n - 1,
+        info.context_length - n - 1,
     )
     state = RequestState(
         req=req,
         callback=callback,
-        tokenizer=loaded.tokenizer,
-        eos_token_ids=set(loaded.eos_token_ids),
+        tokenizer=tokenizer,
+        eos_token_ids=set(info.eos_token_ids),
         max_new_tokens=max(max_new, 0),
         logprob_start=max(start, 0),
     )
-    bad = [t for t in req.input_ids if not 0 <= t < loaded.vocab_size]
+    bad = [t for t in req.input_ids if not 0 <= t < info.vocab_size]
     if n == 0:
         return state, "The input is empty: send at least one token."
     if bad:
-        return state, f"Input token id {bad[0]} is outside the vocabulary [0, {loaded.vocab_size})."
-    if n >= loaded.context_length:
+        return state, f"Input token id {bad[0]} is outside the vocabulary [0, {info.vocab_size})."
+    if n >= info.context_length:
         return state, (
             f"The input ({n} tokens) is longer than the model's context length "
-            f"({loaded.context_length} tokens)."
+            f"({info.context_length} tokens)."
         )
     if start >= n:
         return state, (

@@ -1,6 +1,6 @@
 """Sampling: SGLang 0.4.10's parameter checks, and pure functions on a batch of logits.
 
-Shapes: ``logits`` is ``[B, V]`` float32; per-row parameters are ``[B]`` tensors.
+Shapes: ``logits`` is ``[B, V]`` float32 numpy; per-row parameters are ``[B]`` arrays.
 The order follows SGLang's sampler: penalties and logit bias, grammar mask (done by the caller),
 then greedy argmax for rows with temperature ~0, otherwise temperature -> softmax ->
 top-k / top-p / min-p -> multinomial. Output logprobs are ``log_softmax(logits / T)`` (T = 1 for
@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import fields
 from typing import Any
 
-import torch
+import numpy as np
 
 from .types import SamplingParams
 
@@ -103,86 +103,124 @@ def is_greedy(sp: SamplingParams) -> bool:
 
 
 def apply_penalties(
-    logits: torch.Tensor,
-    output_counts: torch.Tensor,
-    seen_mask: torch.Tensor,
-    frequency: torch.Tensor,
-    presence: torch.Tensor,
-    repetition: torch.Tensor,
-) -> torch.Tensor:
+    logits: np.ndarray,
+    output_counts: np.ndarray,
+    seen_mask: np.ndarray,
+    frequency: np.ndarray,
+    presence: np.ndarray,
+    repetition: np.ndarray,
+) -> np.ndarray:
     """Frequency/presence penalties on generated tokens (SGLang's penaltylib) and the usual
     repetition penalty on every token seen (prompt and output), in place.
 
     output_counts: [B, V] count of each token in the output; seen_mask: [B, V] bool.
     frequency, presence, repetition: [B].
     """
-    logits.sub_(frequency[:, None] * output_counts)
-    logits.sub_(presence[:, None] * (output_counts > 0).to(logits.dtype))
+    logits -= frequency[:, None] * output_counts
+    logits -= presence[:, None] * (output_counts > 0).astype(logits.dtype)
     if bool((repetition != 1.0).any()):
-        rep = repetition[:, None].expand_as(logits)
-        penalised = torch.where(logits > 0, logits / rep, logits * rep)
-        logits.copy_(torch.where(seen_mask, penalised, logits))
+        rep = np.broadcast_to(repetition[:, None], logits.shape)
+        penalised = np.where(logits > 0, logits / rep, logits * rep)
+        np.copyto(logits, np.where(seen_mask, penalised, logits))
     return logits
 
 
-def apply_logit_bias(logits: torch.Tensor, row: int, bias: dict[str, float]) -> None:
+def apply_logit_bias(logits: np.ndarray, row: int, bias: dict[str, float]) -> None:
     """Add an OpenAI-style ``{"token_id": bias}`` map to one row, in place."""
     for token_id, value in bias.items():
         logits[row, int(token_id)] += float(value)
 
 
-def suppress_tokens(logits: torch.Tensor, row: int, token_ids: list[int]) -> None:
+def suppress_tokens(logits: np.ndarray, row: int, token_ids: list[int]) -> None:
     """Forbid tokens in one row (EOS and stop ids before ``min_new_tokens`` is reached)."""
     if token_ids:
-        logits[row, token_ids] = float("-inf")
+        logits[row, token_ids] = -np.inf
+
+
+def log_softmax(x: np.ndarray) -> np.ndarray:
+    """``log_softmax`` over the last axis, in float32 (``-inf`` entries stay ``-inf``)."""
+    peak = np.max(x, axis=-1, keepdims=True)
+    shifted = x - peak
+    with np.errstate(divide="ignore"):
+        return shifted - np.log(np.sum(np.exp(shifted), axis=-1, keepdims=True))
+
+
+def _sample_row(
+    logprobs: np.ndarray, top_k: int, top_p: float, min_p: float, rng: np.random.Generator
+) -> int:
+    """One draw from a row's distribution after top-k, top-p and min-p (SGLang's order)."""
+    probs = np.exp(logprobs)
+    k = min(top_k, probs.shape[-1])
+    everything = np.arange(probs.shape[-1])
+    idx = np.argpartition(-probs, k - 1)[:k] if k < probs.shape[-1] else everything
+    order = idx[np.argsort(-probs[idx], kind="stable")]
+    kept = probs[order].astype(np.float64)
+    cumulative = np.cumsum(kept)
+    kept[(cumulative - kept) > top_p] = 0.0
+    kept[kept < kept[0] * min_p] = 0.0
+    total = kept.sum()
+    if total <= 0:
+        return int(order[0])
+    return int(order[rng.choice(len(kept), p=kept / total)])
 
 
 def sample_next_tokens(
-    logits: torch.Tensor,
-    temperatures: torch.Tensor,
-    top_ks: torch.Tensor,
-    top_ps: torch.Tensor,
-    min_ps: torch.Tensor,
-    greedy: torch.Tensor,
-    generator: torch.Generator | None = None,
+    logits: np.ndarray,
+    temperatures: np.ndarray,
+    top_ks: np.ndarray,
+    top_ps: np.ndarray,
+    min_ps: np.ndarray,
+    greedy: np.ndarray,
+    rng: np.random.Generator | None = None,
     need_logprobs: bool = True,
-) -> tuple[torch.Tensor, torch.Tensor | None]:
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Pick one token per row; return ``(token_ids [B], logprobs [B, V] or None)``.
 
     greedy: [B] bool; temperatures for greedy rows are ignored (treated as 1 for logprobs).
     Logprobs are skipped when every row is greedy and none asked for them.
     """
-    next_ids = torch.argmax(logits, dim=-1)
+    next_ids = np.argmax(logits, axis=-1)
     all_greedy = bool(greedy.all())
     if all_greedy and not need_logprobs:
         return next_ids, None
-    temps = torch.where(greedy, torch.ones_like(temperatures), temperatures)
-    logprobs = torch.log_softmax(logits / temps[:, None], dim=-1)
+    temps = np.where(greedy, 1.0, temperatures).astype(logits.dtype)
+    logprobs = log_softmax(logits / temps[:, None])
     if all_greedy:
         return next_ids, logprobs
-    probs = logprobs.exp()
-    probs_sort, probs_idx = probs.sort(dim=-1, descending=True)
-    ranks = torch.arange(probs.shape[-1]).view(1, -1)
-    probs_sort[ranks >= top_ks.view(-1, 1)] = 0.0
-    cumulative = torch.cumsum(probs_sort, dim=-1)
-    probs_sort[(cumulative - probs_sort) > top_ps.view(-1, 1)] = 0.0
-    thresholds = probs_sort[:, :1] * min_ps.view(-1, 1)
-    probs_sort[probs_sort < thresholds] = 0.0
-    probs_sort[:, 0] = torch.where(probs_sort.sum(-1) > 0, probs_sort[:, 0], 1.0)
-    choice = torch.multinomial(probs_sort, num_samples=1, generator=generator)
-    sampled = torch.gather(probs_idx, 1, choice).squeeze(1)
-    return torch.where(greedy, next_ids, sampled), logprobs
+    rng = rng or default_rng()
+    for row in np.flatnonzero(~greedy):
+        next_ids[row] = _sample_row(
+            logprobs[row], int(top_ks[row]), float(top_ps[row]), float(min_ps[row]), rng
+        )
+    return next_ids, logprobs
 
 
-def top_logprobs(logprobs_row: torch.Tensor, k: int) -> list[tuple[float, int]]:
+_RNG: list[np.random.Generator] = []
+
+
+def default_rng() -> np.random.Generator:
+    """The engine's random generator (seeded by ``seed_sampling``)."""
+    if not _RNG:
+        _RNG.append(np.random.default_rng())
+    return _RNG[0]
+
+
+def seed_sampling(seed: int) -> None:
+    """``--random-seed``: make sampled outputs reproducible."""
+    _RNG[:] = [np.random.default_rng(seed)]
+
+
+def top_logprobs(logprobs_row: np.ndarray, k: int) -> list[tuple[float, int]]:
     """The ``k`` most likely tokens of one position as ``(logprob, token_id)``, best first."""
     if k <= 0:
         return []
-    values, indices = torch.topk(logprobs_row, k=min(k, logprobs_row.shape[-1]))
-    return [(float(v), int(i)) for v, i in zip(values.tolist(), indices.tolist(), strict=True)]
+    k = min(k, logprobs_row.shape[-1])
+    idx = np.argpartition(-logprobs_row, k - 1)[:k]
+    idx = idx[np.argsort(-logprobs_row[idx], kind="stable")]
+    return [(float(logprobs_row[i]), int(i)) for i in idx]
 
 
-def token_ids_logprobs(logprobs_row: torch.Tensor, token_ids: list[int]) -> list[tuple[float, int]]:
+def token_ids_logprobs(logprobs_row: np.ndarray, token_ids: list[int]) -> list[tuple[float, int]]:
     """Logprobs of the given token ids at one position, in the given order."""
     return [(float(logprobs_row[t]), int(t)) for t in token_ids]
 
@@ -197,7 +235,9 @@ __all__ = [
     "apply_logit_bias",
     "apply_penalties",
     "is_greedy",
+    "log_softmax",
     "sample_next_tokens",
+    "seed_sampling",
     "suppress_tokens",
     "token_ids_logprobs",
     "top_k_for",

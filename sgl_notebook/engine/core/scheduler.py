@@ -1,17 +1,22 @@
-"""The CPU engine's scheduler: one engine thread doing continuous batching on a transformers model.
+"""The CPU engine's scheduler: one engine thread doing continuous batching over a model runner.
 
 Loop: take new requests and aborts from the inbox; if requests are waiting, prefill all that fit
 in one batch (``Prefill batch.`` line) and merge them into the running batch; otherwise run one
 decode step for every running request. Every step that changes a request calls its callback
 with a cumulative :class:`~.types.RequestOutput` (on the engine thread: callbacks must not block).
 
->>> sched = Scheduler(load_model("smollm2"), log=print)          # doctest: +SKIP
+The runner (``core/runner.py``: llama.cpp or transformers) computes logits and owns the KV; the
+scheduler admits, samples (numpy), applies grammars, records logprobs and decides when a request
+ends. Each logged step is one typed record (``step_stats.py``) rendered as SGLang's log line.
+
+>>> sched = Scheduler(load_runner("smollm2"), log=print)                # doctest: +SKIP
 >>> request = GenerationRequest("r1", ids, SamplingParams(max_new_tokens=8))  # doctest: +SKIP
 >>> sched.submit(request, on_output)                                   # doctest: +SKIP
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -21,17 +26,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import torch
-
-from sgl_notebook.protocol.sglang_format import format_decode_batch, format_prefill_batch
 from .admission import GrammarQueue, new_request_state
-from ..runners.transformers.batch import RunningBatch
-from .grammar_xgrammar import GrammarBackend, InvalidGrammarError, grammar_key
-from ..runners.transformers.model import LoadedModel
-from ..runners.transformers.prefill import PrefillResult, run_prefill
-from .prefix_cache import PrefixCache
+from .grammar import InvalidGrammarError, grammar_key
+from .input_logprobs import record_input_logprobs
 from .request_state import ABORT_BEFORE_PREFILL, RequestState, abort_reason, bad_request
+from .runner import ModelRunner
 from .step_sampling import sample_rows
+from .step_stats import DecodeStats, PrefillStats, StepStats
 from .types import GenerationRequest, OutputCallback, RequestOutput, SchedulerSnapshot
 
 logger = logging.getLogger("sgl_notebook.engine")
@@ -44,7 +45,6 @@ class SchedulerConfig:
     max_running_requests: int = 16
     max_total_num_tokens: int = 32768
     decode_log_interval: int = 40
-    prefix_cache_tokens: int = 4096  # 0 disables the prefix cache
     enable_grammar: bool = True
 
 
@@ -53,21 +53,35 @@ class Scheduler:
 
     def __init__(
         self,
-        loaded: LoadedModel,
+        runner: ModelRunner,
         config: SchedulerConfig | None = None,
         log: Callable[[str], None] | None = None,
         start: bool = True,
+        on_step: Callable[[StepStats], None] | None = None,
+        grammar: Any = None,
     ) -> None:
-        self.loaded = loaded
-        self.config = config or SchedulerConfig()
-        self.log = log or logger.info
-        self.prefix_cache = PrefixCache(self.config.prefix_cache_tokens)
-        self.grammar = (
-            GrammarBackend(loaded.tokenizer, loaded.vocab_size, start=False)
-            if self.config.enable_grammar
-            else None
+        self.runner = runner
+        self.info = runner.info
+        self.tokenizer = runner.tokenizer
+        config = config or SchedulerConfig()
+        # A runner with a fixed KV pool and sequence ids (llama.cpp) bounds admission.
+        self.config = dataclasses.replace(
+            config,
+            max_total_num_tokens=min(
+                config.max_total_num_tokens,
+                getattr(runner, "max_total_tokens", None) or config.max_total_num_tokens,
+            ),
+            max_running_requests=min(
+                config.max_running_requests,
+                getattr(runner, "max_running", None) or config.max_running_requests,
+            ),
         )
-        self.batch = RunningBatch(loaded.config)
+        self.log = log or logger.info
+        self.on_step = on_step
+        if grammar is None and self.config.enable_grammar:
+            grammar = runner.grammar_backend()
+        self.grammar = grammar
+        self.running: list[RequestState] = []
         self.waiting: deque[RequestState] = deque()
         self._inbox: list[tuple[GenerationRequest, OutputCallback]] = []
         self._aborts: list[str] = []
@@ -109,7 +123,7 @@ class Scheduler:
         with self._cv:
             if self._pending:
                 return False
-            self.prefix_cache.flush()
+            self.runner.flush_cache()
             return True
 
     def snapshot(self) -> SchedulerSnapshot:
@@ -118,12 +132,12 @@ class Scheduler:
             s = SchedulerSnapshot(**vars(self._stats))
             # Read live: a callback may ask right after its request finished, before the
             # engine thread drops the row (lists are copied first; CPython makes that atomic).
-            live = [r for r in list(self.batch.rows) if not r.finished]
+            live = [r for r in list(self.running) if not r.finished]
             s.running = len(live)
             s.queued = len(self.waiting) + len(self._inbox) + len(self._grammar_queue)
             s.used_tokens = sum(r.kv_tokens for r in live)
             s.token_usage = s.used_tokens / self.config.max_total_num_tokens
-            s.prefix_cache_tokens = self.prefix_cache.cached_tokens
+            s.prefix_cache_tokens = self.runner.cached_prefix_tokens()
             return s
 
     def shutdown(self, timeout: float = 10.0) -> None:
@@ -137,7 +151,6 @@ class Scheduler:
     # ---- engine thread ---------------------------------------------------------------------
 
     def _loop(self) -> None:
-        torch.set_grad_enabled(False)
         while True:
             with self._cv:
                 while not (
@@ -145,7 +158,7 @@ class Scheduler:
                     or self._inbox
                     or self._aborts
                     or self.waiting
-                    or self.batch.rows
+                    or self.running
                     or self._grammar_queue.any_done()
                 ):
                     if self.grammar is not None and self._stats.finished_total:
@@ -163,10 +176,9 @@ class Scheduler:
             for prefix in aborts:
                 self._abort_matching(prefix)
             try:
-                with torch.inference_mode():
-                    prefilled = bool(self.waiting) and self._prefill_step()
-                    if not prefilled and self.batch.rows:
-                        self._decode_step()
+                prefilled = bool(self.waiting) and self._prefill_step()
+                if not prefilled and self.running:
+                    self._decode_step()
             except Exception as exc:  # noqa: BLE001 -- the engine must keep serving
                 self._on_exception(exc)
             self._update_stats()
@@ -175,24 +187,27 @@ class Scheduler:
             self.grammar.shutdown()
 
     def _emit(self, state: RequestState) -> None:
-        try:
-            state.callback(state.output())
-        except Exception:  # noqa: BLE001 -- a broken callback must not stop the engine
-            logger.exception("Output callback of request %s failed", state.rid)
+        output = state.output()
         if state.finished:
+            # Book-keeping first: whoever the callback wakes sees the request gone.
+            self.runner.release(state)
             with self._cv:
                 self._pending -= 1
                 self._stats.finished_total += 1
                 if state.finish_reason and state.finish_reason.get("type") == "abort":
                     self._stats.aborted_total += 1
                 self._stats.generation_tokens_total += len(state.output_ids)
+        try:
+            state.callback(output)
+        except Exception:  # noqa: BLE001 -- a broken callback must not stop the engine
+            logger.exception("Output callback of request %s failed", state.rid)
 
     def _accept_safely(self, req: GenerationRequest, callback: OutputCallback) -> None:
         try:
             self._accept(req, callback)
         except Exception as exc:  # noqa: BLE001 -- one odd request must not stop the engine
             self.log(f"Scheduler hit an exception: {traceback.format_exc()}")
-            state = RequestState(req, callback, self.loaded.tokenizer, set(), 0, 0)
+            state = RequestState(req, callback, self.tokenizer, set(), 0, 0)
             # Set directly: decoding this request's ids may be what failed.
             state.finish_reason = abort_reason(
                 f"{type(exc).__name__}: {exc}", 500, "InternalServerError"
@@ -201,7 +216,7 @@ class Scheduler:
 
     def _accept(self, req: GenerationRequest, callback: OutputCallback) -> None:
         """Check a new request as SGLang's ``handle_generate_request`` does; queue or end it."""
-        state, error = new_request_state(self.loaded, req, callback)
+        state, error = new_request_state(self.info, self.tokenizer, req, callback)
         with self._cv:
             self._stats.prompt_tokens_total += len(req.input_ids)
         key = grammar_key(req.sampling) if error is None else None
@@ -240,71 +255,79 @@ class Scheduler:
     def _take_admissible(self) -> list[RequestState]:
         """Waiting requests that fit the running cap and the KV token budget, in order."""
         taken: list[RequestState] = []
-        used = self.batch.used_tokens()
-        while self.waiting and len(self.batch) + len(taken) < self.config.max_running_requests:
+        used = self._used_tokens()
+        while self.waiting and len(self.running) + len(taken) < self.config.max_running_requests:
             nxt = self.waiting[0]
             need = nxt.prompt_len + min(nxt.max_new_tokens, 1)
             fits = used + need <= self.config.max_total_num_tokens
-            if not fits and (taken or self.batch.rows):
+            if not fits and (taken or self.running):
                 break
             taken.append(self.waiting.popleft())
             used += need
         return taken
+
+    def _used_tokens(self) -> int:
+        return sum(r.kv_tokens for r in self.running)
+
+    def _report(self, stats: StepStats) -> None:
+        self.log(stats.message())
+        if self.on_step is not None:
+            self.on_step(stats)
 
     def _prefill_step(self) -> bool:
         """Prefill what fits of the queue; False when nothing could be admitted."""
         states = self._take_admissible()
         if not states:
             return False
-        running_before = len(self.batch)
+        running_before = len(self.running)
         self._in_prefill = states
-        result: PrefillResult = run_prefill(self.loaded, states, self.prefix_cache, self.grammar)
-        self._in_prefill = []
+        result = self.runner.prefill(states)
         self._stats.prefill_batches_total += 1
-        self.log(
-            format_prefill_batch(
+        self._report(
+            PrefillStats(
                 new_seq=len(states),
                 new_token=result.new_tokens,
                 cached_token=result.cached_tokens,
-                token_usage=(self.batch.used_tokens() + sum(s.kv_tokens for s in states))
+                token_usage=(self._used_tokens() + sum(s.kv_tokens for s in states))
                 / self.config.max_total_num_tokens,
                 running_req=running_before,
                 queue_req=len(self.waiting),
             )
         )
-        total = result.new_tokens + result.cached_tokens
         with self._cv:
+            total = result.new_tokens + result.cached_tokens
             self._stats.last_cache_hit_rate = result.cached_tokens / total if total else 0.0
             self._stats.cached_tokens_total += result.cached_tokens
-        for state in states:
-            self._emit(state)
+        for i, state in enumerate(states):
+            if state.req.return_logprob:
+                record_input_logprobs(state, result.prompt_logits.get(i))
+            if state.max_new_tokens <= 0:
+                state.finish({"type": "length", "length": 0})
         alive = [i for i, s in enumerate(states) if not s.finished]
         if alive:
-            index = torch.tensor(alive, dtype=torch.long)
-            kv = [(k[index], v[index]) for k, v in result.kv]
-            self.batch.add(
-                [states[i] for i in alive],
-                kv,
-                result.mask[index],
-                [states[i].output_ids[-1] for i in alive],
-            )
+            rows = [states[i] for i in alive]
+            tokens = sample_rows(rows, result.last_logits[alive], self.grammar)
+            for state, token in zip(rows, tokens, strict=True):
+                state.append_token(token)
+        self._in_prefill = []
+        for state in states:
+            self._emit(state)
+        self.running.extend(s for s in states if not s.finished)
         return True
 
     def _decode_step(self) -> None:
-        self.batch.drop_finished()
-        if not self.batch.rows:
+        rows = [r for r in self.running if not r.finished]
+        self.running = rows
+        if not rows:
             return
-        out = self.loaded.model(**self.batch.forward_inputs(), use_cache=True)
-        self.batch.cache = out.past_key_values
-        logits = out.logits[:, -1, :].float()  # [B, V]
-        rows = self.batch.rows
+        logits = self.runner.decode(rows)  # [B, V]
         next_tokens = sample_rows(rows, logits, self.grammar)
         for state, token in zip(rows, next_tokens, strict=True):
             state.append_token(token)
+        step_rows, step_used = len(rows), self._used_tokens()
+        for state in rows:
             self._emit(state)
-        self.batch.advance(next_tokens)
-        step_rows, step_used = len(rows), self.batch.used_tokens()
-        self.batch.drop_finished()
+        self.running = [r for r in rows if not r.finished]
         self._decode_tokens_since_log += len(rows)
         self._stats.decode_steps_total += 1
         interval = self.config.decode_log_interval
@@ -314,8 +337,8 @@ class Scheduler:
             self._last_decode_log, self._decode_tokens_since_log = now, 0
             with self._cv:
                 self._stats.last_gen_throughput = throughput
-            self.log(
-                format_decode_batch(
+            self._report(
+                DecodeStats(
                     running_req=step_rows,
                     num_token=step_used,
                     token_usage=step_used / self.config.max_total_num_tokens,
@@ -330,11 +353,11 @@ class Scheduler:
         for state in [s for s in self.waiting if s.rid.startswith(prefix)]:
             self.waiting.remove(state)
             self._emit_abort_before_prefill(state)
-        for state in self.batch.rows:
+        for state in self.running:
             if not state.finished and state.rid.startswith(prefix):
                 state.finish(abort_reason())
                 self._emit(state)
-        self.batch.drop_finished()
+        self.running = [r for r in self.running if not r.finished]
 
     def _emit_abort_before_prefill(self, state: RequestState) -> None:
         output = RequestOutput(
@@ -348,14 +371,14 @@ class Scheduler:
             cached_tokens=0,
         )
         state.finish_reason = output.finish_reason
-        try:
-            state.callback(output)
-        except Exception:  # noqa: BLE001
-            logger.exception("Output callback of request %s failed", state.rid)
         with self._cv:
             self._pending -= 1
             self._stats.finished_total += 1
             self._stats.aborted_total += 1
+        try:
+            state.callback(output)
+        except Exception:  # noqa: BLE001
+            logger.exception("Output callback of request %s failed", state.rid)
 
     def _on_exception(self, exc: BaseException) -> None:
         self.log(f"Scheduler hit an exception: {traceback.format_exc()}")
@@ -364,16 +387,17 @@ class Scheduler:
             500,
             "InternalServerError",
         )
-        for state in self.batch.rows:
+        for state in self.running:
             if not state.finished:
                 state.finish(reason)
                 self._emit(state)
-        self.batch.clear()
-        # Requests taken for a failed prefill are neither waiting nor running: end them too.
+        self.running = []
+        # Requests taken for a failed prefill are neither waiting nor running and were never
+        # emitted: end them too.
         for state in self._in_prefill:
             if not state.finished:
                 state.finish(reason)
-                self._emit(state)
+            self._emit(state)
         self._in_prefill = []
 
     def _abort_everything(self, reason: dict[str, Any]) -> None:
@@ -381,21 +405,21 @@ class Scheduler:
             self._emit(state)
         while self.waiting:
             self._emit_abort_before_prefill(self.waiting.popleft())
-        for state in self.batch.rows:
+        for state in self.running:
             if not state.finished:
                 state.finish(reason)
                 self._emit(state)
-        self.batch.clear()
+        self.running = []
         with self._cv:
             inbox, self._inbox = self._inbox, []
         for req, callback in inbox:
-            state = RequestState(req, callback, self.loaded.tokenizer, set(), 0, 0)
+            state = RequestState(req, callback, self.tokenizer, set(), 0, 0)
             self._emit_abort_before_prefill(state)
 
     def _update_stats(self) -> None:
-        used = self.batch.used_tokens()
+        used = self._used_tokens()
         with self._cv:
-            self._stats.running = len(self.batch)
+            self._stats.running = len(self.running)
             self._stats.queued = len(self.waiting) + len(self._inbox) + len(self._grammar_queue)
             self._stats.used_tokens = used
             self._stats.token_usage = used / self.config.max_total_num_tokens

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import torch
+import numpy as np
 
 from .request_state import RequestState
 from .sampling import (
@@ -19,28 +19,28 @@ from .sampling import (
 )
 
 
-def _penalise(rows: list[RequestState], logits: torch.Tensor) -> None:
+def _penalise(rows: list[RequestState], logits: np.ndarray) -> None:
     b, v = logits.shape
-    counts = torch.zeros(b, v, dtype=logits.dtype)
-    seen = torch.zeros(b, v, dtype=torch.bool)
+    counts = np.zeros((b, v), dtype=logits.dtype)
+    seen = np.zeros((b, v), dtype=bool)
     for i, r in enumerate(rows):
         if r.output_ids:
-            ids = torch.tensor(r.output_ids, dtype=torch.long).clamp(0, v - 1)
-            counts[i] = torch.bincount(ids, minlength=v)[:v].to(logits.dtype)
+            ids = np.clip(np.asarray(r.output_ids, dtype=np.int64), 0, v - 1)
+            counts[i] = np.bincount(ids, minlength=v)[:v]
             seen[i, ids] = True
-        seen[i, torch.tensor(r.req.input_ids, dtype=torch.long).clamp(0, v - 1)] = True
+        seen[i, np.clip(np.asarray(r.req.input_ids, dtype=np.int64), 0, v - 1)] = True
     sp = [r.sampling for r in rows]
     apply_penalties(
         logits,
         counts,
         seen,
-        torch.tensor([s.frequency_penalty for s in sp], dtype=logits.dtype),
-        torch.tensor([s.presence_penalty for s in sp], dtype=logits.dtype),
-        torch.tensor([s.repetition_penalty for s in sp], dtype=logits.dtype),
+        np.array([s.frequency_penalty for s in sp], dtype=logits.dtype),
+        np.array([s.presence_penalty for s in sp], dtype=logits.dtype),
+        np.array([s.repetition_penalty for s in sp], dtype=logits.dtype),
     )
 
 
-def record_output_logprobs(state: RequestState, logprobs_row: torch.Tensor, token: int) -> None:
+def record_output_logprobs(state: RequestState, logprobs_row: np.ndarray, token: int) -> None:
     """Append the chosen token's logprob (and top / requested ids) to a request's output lists."""
     if not state.req.return_logprob or state.output_token_logprobs is None:
         return
@@ -53,7 +53,7 @@ def record_output_logprobs(state: RequestState, logprobs_row: torch.Tensor, toke
         state.output_token_ids_logprob.append(state.triples(token_ids_logprobs(logprobs_row, ids)))
 
 
-def sample_rows(rows: list[RequestState], logits: torch.Tensor, grammar: Any) -> list[int]:
+def sample_rows(rows: list[RequestState], logits: np.ndarray, grammar: Any) -> list[int]:
     """Pick the next token of every row (logits: [B, V], modified in place); record logprobs."""
     sps = [r.sampling for r in rows]
     if any(s.frequency_penalty or s.presence_penalty or s.repetition_penalty != 1.0 for s in sps):
@@ -69,13 +69,13 @@ def sample_rows(rows: list[RequestState], logits: torch.Tensor, grammar: Any) ->
             if r.matcher is not None and not r.matcher.is_terminated()
         }
         grammar.mask_logits(logits, matchers)
-    greedy = torch.tensor([is_greedy(s) for s in sps], dtype=torch.bool)
+    greedy = np.array([is_greedy(s) for s in sps], dtype=bool)
     tokens, logprobs = sample_next_tokens(
         logits,
-        temperatures=torch.tensor([float(s.temperature) for s in sps], dtype=logits.dtype),
-        top_ks=torch.tensor([min(top_k_for(s), logits.shape[-1]) for s in sps]),
-        top_ps=torch.tensor([float(s.top_p) for s in sps], dtype=logits.dtype),
-        min_ps=torch.tensor([float(s.min_p) for s in sps], dtype=logits.dtype),
+        temperatures=np.array([float(s.temperature) for s in sps], dtype=logits.dtype),
+        top_ks=np.array([min(top_k_for(s), logits.shape[-1]) for s in sps]),
+        top_ps=np.array([float(s.top_p) for s in sps], dtype=logits.dtype),
+        min_ps=np.array([float(s.min_p) for s in sps], dtype=logits.dtype),
         greedy=greedy,
         need_logprobs=any(r.req.return_logprob for r in rows),
     )

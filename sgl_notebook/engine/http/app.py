@@ -14,9 +14,9 @@ from starlette.responses import Response
 from starlette.routing import Mount
 
 from . import native_routes, openai_routes
+from .engine_state import EngineState
 from .json_response import SafeJSONResponse
 from .openai_protocol import ErrorResponse
-from .engine_state import EngineState
 
 
 def _http_exception(_request: Request, exc: Exception) -> SafeJSONResponse:

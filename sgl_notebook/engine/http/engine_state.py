@@ -6,10 +6,10 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..server_args import ServerArgs
 from ..runners.transformers.embedding import EmbeddingEngine
-from .tokenizer_manager import GenerationManager
+from ..server_args import ServerArgs
 from .metrics_collector import EngineMetrics
+from .tokenizer_manager import GenerationManager
 
 logger = logging.getLogger("sgl_notebook.engine")
 
@@ -34,6 +34,7 @@ class EngineState:
     kv_cache_gb: float = 0.0
     chunked_prefill_size: int = -1
     max_prefill_tokens: int = 16384
+    runner: str = "transformers"  # which runner serves the model: "llama.cpp" or "transformers"
     # SGLang's ServerStatus: "Starting" until the warm-up request succeeds, then "Up".
     server_up: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
@@ -70,7 +71,9 @@ class EngineState:
             "internal_states": [
                 {
                     **self.args.as_info(),
-                    "attention_backend": "torch_native",
+                    "attention_backend": (
+                        "llama.cpp" if self.runner == "llama.cpp" else "torch_native"
+                    ),
                     "last_gen_throughput": self.last_gen_throughput(),
                     "memory_usage": {
                         "weight": round(self.weight_gb, 2),

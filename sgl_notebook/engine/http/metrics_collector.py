@@ -1,9 +1,9 @@
 """Prometheus metrics under SGLang 0.4.10's names and labels (``srt/metrics/collector.py``).
 
 Scheduler gauges (labels ``model_name``, ``engine_type``, ``tp_rank``, ``pp_rank``) are updated
-from the scheduler's own ``Prefill batch.`` / ``Decode batch.`` lines, exactly when SGLang updates
-them (at each prefill line and each decode log tick). Request metrics (label ``model_name``) are
-observed by the HTTP layer as outputs arrive.
+from the scheduler's step records (``core/step_stats.py``), the records its ``Prefill batch.`` /
+``Decode batch.`` lines are rendered from, exactly when SGLang updates them. Request metrics
+(label ``model_name``) are observed by the HTTP layer as outputs arrive.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from prometheus_client import (
     disable_created_metrics,
 )
 
+from ..core.step_stats import PrefillStats, StepStats
+
 # SGLang's multiprocess collector exposes no ``*_created`` samples; neither do we.
 disable_created_metrics()  # type: ignore[no-untyped-call]
 
@@ -28,21 +30,6 @@ ITL_BUCKETS = [
     0.002, 0.004, 0.006, 0.008, 0.010, 0.015, 0.020, 0.025, 0.030, 0.035, 0.040, 0.060,
     0.080, 0.100, 0.200, 0.400, 0.600, 0.800, 1.000, 2.000, 4.000, 6.000, 8.000,
 ]
-
-
-def parse_batch_fields(message: str) -> dict[str, str]:
-    """``key: value`` pairs of a ``Prefill batch.`` / ``Decode batch.`` message.
-
-    >>> parse_batch_fields("Decode batch. #running-req: 2, token usage: 0.01, ")["#running-req"]
-    '2'
-    """
-    body = message.split(". ", 1)[1] if ". " in message else message
-    fields: dict[str, str] = {}
-    for part in body.rstrip(", ").split(", "):
-        key, sep, value = part.rpartition(": ")
-        if sep:
-            fields[key] = value
-    return fields
 
 
 class EngineMetrics:
@@ -117,24 +104,19 @@ class EngineMetrics:
         )
 
     # -- scheduler side -------------------------------------------------------------------------
-    def observe_log_line(self, message: str) -> None:
-        """Update the scheduler gauges from a ``Prefill batch.`` or ``Decode batch.`` message."""
-        if message.startswith("Prefill batch"):
-            f = parse_batch_fields(message)
-            new, cached = int(f.get("#new-token", 0)), int(f.get("#cached-token", 0))
-            self.num_running_reqs.set(int(f.get("#running-req", 0)))
-            self.num_queue_reqs.set(int(f.get("#queue-req", 0)))
-            self.token_usage.set(round(float(f.get("token usage", 0.0)), 2))
-            total = new + cached
-            self.cache_hit_rate.set(cached / total if total else 0.0)
-        elif message.startswith("Decode batch"):
-            f = parse_batch_fields(message)
-            self.num_running_reqs.set(int(f.get("#running-req", 0)))
-            self.num_used_tokens.set(int(f.get("#token", 0)))
-            self.token_usage.set(round(float(f.get("token usage", 0.0)), 2))
-            self.gen_throughput.set(float(f.get("gen throughput (token/s)", 0.0)))
-            self.num_queue_reqs.set(int(f.get("#queue-req", 0)))
-            self.cache_hit_rate.set(0.0)  # 0.4.10 resets it on every decode tick
+    def observe_step(self, stats: StepStats) -> None:
+        """Update the scheduler gauges from the record behind a ``Prefill batch.`` or
+        ``Decode batch.`` line (0.4.10 rounds token usage to 2 places and resets the cache hit
+        rate on every decode tick)."""
+        self.num_running_reqs.set(stats.running_req)
+        self.num_queue_reqs.set(stats.queue_req)
+        self.token_usage.set(round(stats.token_usage, 2))
+        if isinstance(stats, PrefillStats):
+            self.cache_hit_rate.set(stats.cache_hit_rate)
+        else:
+            self.num_used_tokens.set(stats.num_token)
+            self.gen_throughput.set(stats.gen_throughput)
+            self.cache_hit_rate.set(0.0)
 
     # -- request side ---------------------------------------------------------------------------
     def observe_aborted(self) -> None:

@@ -20,9 +20,9 @@ from typing import Any, Protocol
 
 from fastapi import HTTPException, Request
 
+from ..core.types import GenerationRequest, OutputCallback, RequestOutput
 from .generate_input import ExpandedRequest, GenerateItem, GenerateReqInput, expand_request
 from .metrics_collector import EngineMetrics, RequestTimer
-from ..core.types import GenerationRequest, OutputCallback, RequestOutput
 
 DISCONNECT_POLL_S = 1.0
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import torch
 
-from .kv_cache import KV, cache_to_kv, concat_rows, kv_length, kv_to_cache, pad_left
 from ...core.request_state import RequestState
+from .kv_cache import KV, cache_to_kv, concat_rows, kv_length, kv_to_cache, pad_left
 
 
 class RunningBatch:
@@ -25,25 +25,11 @@ class RunningBatch:
         self.cache: Any = None  # DynamicCache, [B, H, L, D] per layer
         self.mask = torch.zeros(0, 0, dtype=torch.long)  # [B, L]
         self.positions = torch.zeros(0, dtype=torch.long)  # [B] position of the next input token
-        self.next_tokens: list[int] = []  # [B] the token each row feeds next
 
     def __len__(self) -> int:
         return len(self.rows)
 
-    @property
-    def kv_len(self) -> int:
-        return int(self.mask.shape[1]) if self.rows else 0
-
-    def used_tokens(self) -> int:
-        return sum(r.kv_tokens for r in self.rows)
-
-    def add(
-        self,
-        rows: list[RequestState],
-        kv: KV,
-        mask: torch.Tensor,
-        next_tokens: list[int],
-    ) -> None:
+    def add(self, rows: list[RequestState], kv: KV, mask: torch.Tensor) -> None:
         """Join rows whose prompts were just prefilled (kv: [N, H, L', D], mask: [N, L'])."""
         if not rows:
             return
@@ -51,7 +37,7 @@ class RunningBatch:
         if not self.rows:
             self.rows = list(rows)
             self.cache = kv_to_cache(kv, self.config)
-            self.mask, self.positions, self.next_tokens = mask, positions, list(next_tokens)
+            self.mask, self.positions = mask, positions
             return
         mine = cache_to_kv(self.cache)
         width = max(kv_length(mine), kv_length(kv))
@@ -64,11 +50,11 @@ class RunningBatch:
         self.cache = kv_to_cache(concat_rows([mine, theirs]), self.config)
         self.positions = torch.cat([self.positions, positions])
         self.rows.extend(rows)
-        self.next_tokens.extend(next_tokens)
 
-    def drop_finished(self) -> None:
-        """Remove finished rows and trim columns that are padding in every remaining row."""
-        keep = [i for i, r in enumerate(self.rows) if not r.finished]
+    def keep_only(self, alive: set[int]) -> None:
+        """Keep the rows whose ``id()`` is in ``alive``; trim columns that are padding in every
+        remaining row."""
+        keep = [i for i, r in enumerate(self.rows) if id(r) in alive]
         if len(keep) == len(self.rows):
             return
         if not keep:
@@ -77,7 +63,6 @@ class RunningBatch:
         index = torch.tensor(keep, dtype=torch.long)
         self.cache.batch_select_indices(index)
         self.rows = [self.rows[i] for i in keep]
-        self.next_tokens = [self.next_tokens[i] for i in keep]
         self.positions = self.positions[index]
         self.mask = self.mask[index]
         used_columns = self.mask.any(dim=0).nonzero()
@@ -89,24 +74,24 @@ class RunningBatch:
                 layer.values = layer.values[:, :, first:]
 
     def clear(self) -> None:
-        self.rows, self.next_tokens = [], []
+        self.rows = []
         self.cache = None
         self.mask = torch.zeros(0, 0, dtype=torch.long)
         self.positions = torch.zeros(0, dtype=torch.long)
 
     def forward_inputs(self) -> dict[str, Any]:
-        """Model inputs for one decode step (one new token per row)."""
+        """Model inputs for one decode step: each row's last output token."""
         b, length = self.mask.shape
         self.mask = torch.cat([self.mask, torch.ones(b, 1, dtype=self.mask.dtype)], dim=1)
+        tokens = [r.output_ids[-1] for r in self.rows]
         return {
-            "input_ids": torch.tensor(self.next_tokens, dtype=torch.long)[:, None],  # [B, 1]
+            "input_ids": torch.tensor(tokens, dtype=torch.long)[:, None],  # [B, 1]
             "attention_mask": self.mask,  # [B, L+1]
             "position_ids": self.positions[:, None],  # [B, 1]
             "cache_position": torch.tensor([length], dtype=torch.long),
             "past_key_values": self.cache,
         }
 
-    def advance(self, next_tokens: list[int]) -> None:
-        """After a decode step: each row's sampled token is the next input."""
+    def advance(self) -> None:
+        """After a decode step: every row is one position further."""
         self.positions = self.positions + 1
-        self.next_tokens = list(next_tokens)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sgl_notebook.protocol.sglang_format import format_prefill_batch
+from ...core.step_stats import PrefillStats, StepStats
 
 _GENERATIVE_SUFFIXES = ("ForCausalLM", "LMHeadModel", "ForConditionalGeneration")
 
@@ -60,7 +60,7 @@ class EmbeddingEngine:
     """An encoder model that turns texts (or token ids) into normalised sentence vectors."""
 
     def __init__(
-        self, folder: str | Path, context_length: int | None, log: Callable[[str], None]
+        self, folder: str | Path, context_length: int | None, on_step: Callable[[StepStats], None]
     ) -> None:
         import torch
         from transformers import AutoModel, AutoTokenizer
@@ -73,7 +73,7 @@ class EmbeddingEngine:
         self.context_length = context_length or native
         self.weight_bytes = sum(p.numel() * p.element_size() for p in self.model.parameters())
         self.model_class = type(self.model).__name__
-        self._log = log
+        self._on_step = on_step
         self._lock = threading.Lock()
 
     def tokenize(self, text: str) -> list[int]:
@@ -84,8 +84,8 @@ class EmbeddingEngine:
         """Embed already-tokenized inputs; prints one ``Prefill batch.`` line per call."""
         torch = self._torch
         with self._lock:
-            self._log(
-                format_prefill_batch(
+            self._on_step(
+                PrefillStats(
                     new_seq=len(batch), new_token=sum(len(x) for x in batch), cached_token=0,
                     token_usage=0.0, running_req=0, queue_req=0,
                 )

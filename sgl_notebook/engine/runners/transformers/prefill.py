@@ -1,4 +1,5 @@
-"""One prefill batch: every admitted prompt in a single forward pass, reusing cached prefixes.
+"""One prefill batch on transformers: every admitted prompt in one forward pass, reusing cached
+prefixes.
 
 Layout of the batch (per row): ``[pad | cached prefix KV | pad | uncomputed suffix]``. Cached
 prefixes are left-padded to the longest hit, suffixes to the longest suffix; the attention mask
@@ -9,16 +10,22 @@ prompts in one batch (``n > 1``) are computed once and share the result.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
+import numpy as np
 import torch
 
-from .kv_cache import KV, cache_to_kv, concat_rows, gather_columns, kv_to_cache, pad_left
-from .model import LoadedModel
 from ...core.prefix_cache import PrefixCache, PrefixHit
 from ...core.request_state import RequestState
-from ...core.sampling import token_ids_logprobs, top_logprobs
-from ...core.step_sampling import sample_rows
+from .kv_cache import (
+    KV,
+    cache_to_kv,
+    concat_rows,
+    gather_columns,
+    kv_to_cache,
+    pad_left,
+    select_columns,
+)
+from .model import LoadedModel
 
 
 @dataclass
@@ -27,6 +34,8 @@ class PrefillResult:
     mask: torch.Tensor  # [N, L]
     new_tokens: int  # prompt tokens computed
     cached_tokens: int  # prompt tokens served from the prefix cache
+    last_logits: np.ndarray  # [N, V] float32
+    prompt_logits: dict[int, np.ndarray]  # row -> [n - 1 - start, V] for input logprobs
 
 
 def _zeros_like_prefix(template: KV, length: int) -> KV:
@@ -39,44 +48,15 @@ def _zeros_like_prefix(template: KV, length: int) -> KV:
     ]
 
 
-def _record_input_logprobs(
-    state: RequestState, logits: torch.Tensor, first_col: int, hit: int
-) -> None:
-    """SGLang's input logprob layout from the logits of the prompt positions.
-
-    logits: [S, V] for the suffix columns; prompt position p sits at column first_col + p - hit.
-    Entry for position ``start`` has logprob None; later entries use the previous position.
-    """
-    prompt = state.req.input_ids
-    start, n = state.logprob_start, len(prompt)
-    assert state.input_token_logprobs is not None
-    state.input_token_logprobs.append(state.triple(None, prompt[start]))
-    if state.input_top_logprobs is not None:
-        state.input_top_logprobs.append(None)
-    if state.input_token_ids_logprob is not None:
-        state.input_token_ids_logprob.append(None)
-    if start >= n - 1:
-        return
-    cols = torch.arange(start, n - 1) - hit + first_col  # positions start .. n-2
-    logprobs = torch.log_softmax(logits[cols].float(), dim=-1)  # [n-1-start, V]
-    targets = torch.tensor(prompt[start + 1 :], dtype=torch.long)
-    picked = logprobs.gather(1, targets[:, None]).squeeze(1).tolist()
-    for token, lp in zip(prompt[start + 1 :], picked, strict=True):
-        state.input_token_logprobs.append(state.triple(float(lp), token))
-    for row in logprobs:
-        if state.input_top_logprobs is not None:
-            state.input_top_logprobs.append(
-                state.triples(top_logprobs(row, state.req.top_logprobs_num))
-            )
-        if state.input_token_ids_logprob is not None:
-            ids = state.req.token_ids_logprob or []
-            state.input_token_ids_logprob.append(state.triples(token_ids_logprobs(row, ids)))
+def _hit_kv(hit: PrefixHit[KV]) -> KV | None:
+    return select_columns(hit.handle, 0, hit.length) if hit.handle is not None else None
 
 
 def run_prefill(
-    loaded: LoadedModel, states: list[RequestState], prefix_cache: PrefixCache, grammar: Any
+    loaded: LoadedModel, states: list[RequestState], prefix_cache: PrefixCache[KV]
 ) -> PrefillResult:
-    """Prefill ``states`` together; fill input logprobs, sample each first token."""
+    """Prefill ``states`` together; the logits of each last prompt position (and of earlier
+    positions for rows that asked for input logprobs)."""
     # Identical prompts are computed once.
     unique: dict[tuple[int, ...], int] = {}
     limits: list[int] = []
@@ -90,9 +70,10 @@ def run_prefill(
         limits[u] = min(limits[u], s.logprob_start)
         row_to_unique.append(u)
     prompts = [list(k) for k in unique]
-    hits: list[PrefixHit] = [
+    hits: list[PrefixHit[KV]] = [
         prefix_cache.match(p, lim) for p, lim in zip(prompts, limits, strict=True)
     ]
+    hit_kvs = [_hit_kv(h) for h in hits]
     suffixes = [p[h.length :] for p, h in zip(prompts, hits, strict=True)]
     n_unique = len(prompts)
     prefix_len = max(h.length for h in hits)
@@ -111,13 +92,12 @@ def run_prefill(
     attention_mask = torch.cat([prefix_mask, suffix_mask], dim=1)  # [U, H+S]
 
     if prefix_len > 0:
-        template = next(h.kv for h in hits if h.kv is not None)
-        assert template is not None
+        template = next(kv for kv in hit_kvs if kv is not None)
         parts = [
-            pad_left(h.kv, prefix_len - h.length)
-            if h.kv is not None
+            pad_left(kv, prefix_len - h.length)
+            if kv is not None
             else _zeros_like_prefix(template, prefix_len)
-            for h in hits
+            for h, kv in zip(hits, hit_kvs, strict=True)
         ]
         cache = kv_to_cache(concat_rows(parts), loaded.config)
     else:
@@ -147,30 +127,23 @@ def run_prefill(
 
     cached_total = 0
     seen: set[int] = set()
-    for s, u in zip(states, row_to_unique, strict=True):
+    prompt_logits: dict[int, np.ndarray] = {}
+    for i, (s, u) in enumerate(zip(states, row_to_unique, strict=True)):
         s.cached_tokens = hits[u].length if u not in seen else s.prompt_len - 1
         seen.add(u)
         cached_total += s.cached_tokens
-        if s.req.return_logprob:
+        if s.req.return_logprob and s.logprob_start < s.prompt_len - 1:
+            # prompt position p sits at column first_col + p - hit
             first_col = logits.shape[1] - len(suffixes[u])
-            _record_input_logprobs(s, logits[u], first_col, hits[u].length)
+            cols = torch.arange(s.logprob_start, s.prompt_len - 1) - hits[u].length + first_col
+            prompt_logits[i] = logits[u][cols].float().numpy()
 
     index = torch.tensor(row_to_unique, dtype=torch.long)
-    last_logits = logits[:, -1, :].float()[index]  # [N, V]
-    alive = []
-    for i, s in enumerate(states):
-        if s.max_new_tokens <= 0:
-            s.finish({"type": "length", "length": 0})
-        else:
-            alive.append(i)
-    if alive:
-        rows = [states[i] for i in alive]
-        tokens = sample_rows(rows, last_logits[torch.tensor(alive)], grammar)
-        for state, token in zip(rows, tokens, strict=True):
-            state.append_token(token)
     return PrefillResult(
         kv=[(k[index], v[index]) for k, v in kv],
         mask=attention_mask[index],
         new_tokens=sum(len(x) for x in suffixes),
         cached_tokens=cached_total,
+        last_logits=logits[:, -1, :].float()[index].numpy(),
+        prompt_logits=prompt_logits,
     )
