@@ -1,5 +1,6 @@
 """SGLang's real router in front of scripted stand-in workers: lifecycle, registry, CLI, bad input,
-and a SIGKILLed kernel. (Behaviour with real CPU engines is in test_router_engines.py.)"""
+a dying worker and restart, API keys, and kernels that are killed, restarted or shut down.
+(Behaviour with real CPU engines is in test_router_engines.py.)"""
 
 from __future__ import annotations
 
@@ -182,7 +183,7 @@ def test_router_arguments_are_checked(fake_python: str) -> None:
     assert not router_processes()
 
 
-# -------------------------------------------------------------- a SIGKILLed kernel
+# ------------------------------------------- a kernel that is killed, restarted or shut down
 
 
 @pytest.fixture
@@ -202,8 +203,9 @@ def kernel(tmp_path: Path) -> Iterator[tuple[KernelManager, Any]]:
             manager.shutdown_kernel(now=True)
 
 
-def test_sigkilled_kernel_leaves_no_router_and_no_worker(
-    kernel: tuple[KernelManager, Any], fake_python: str
+@pytest.mark.parametrize("how", ["sigkill", "restart", "shutdown"])
+def test_a_kernel_that_goes_leaves_no_router_and_no_worker(
+    kernel: tuple[KernelManager, Any], fake_python: str, how: str
 ) -> None:
     manager, client = kernel
     code = (
@@ -222,7 +224,12 @@ def test_sigkilled_kernel_leaves_no_router_and_no_worker(
     pids = [int(x) for x in "".join(out).split()]
     assert len(pids) == 3 and all(psutil.pid_exists(p) for p in pids)
     everything = [p for pid in pids for p in tree(pid)]
-    os.kill(manager.provisioner.process.pid, signal.SIGKILL)  # type: ignore[union-attr]
+    if how == "sigkill":
+        os.kill(manager.provisioner.process.pid, signal.SIGKILL)  # type: ignore[union-attr]
+    elif how == "restart":
+        manager.restart_kernel(now=True)
+    else:
+        manager.shutdown_kernel(now=False)
     assert pids_gone(everything, within=20.0), [psutil.Process(p).cmdline() for p in everything
                                                 if psutil.pid_exists(p)]
     deadline = time.monotonic() + 10
@@ -242,3 +249,23 @@ def test_an_api_key_guards_the_router_as_it_guards_a_server(fake_python: str) ->
         assert routed.chat("hi").text == "echo: hi"
     finally:
         routed.stop()
+
+
+def test_a_dead_worker_is_taken_out_and_restart_brings_it_back(group: Router) -> None:
+    dead, other = group.workers
+    os.killpg(dead.record.pgid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and group.removed != [dead.name]:
+        time.sleep(0.1)
+    assert group.removed == [dead.name]
+    assert group.readiness() == {"status": "ready", "healthy_workers": 1, "total_workers": 1}
+    assert group.worker_health() == {dead.name: False, other.name: True}
+    for _ in range(3):  # the other worker serves everything
+        assert httpx.post(group.url + "/generate", json={"text": "x"}, timeout=30).is_success
+    old_router = group.pid
+    group.restart()
+    assert dead.is_alive() and group.pid != old_router and not psutil.pid_exists(old_router)
+    assert group.removed == []
+    assert group.readiness() == {"status": "ready", "healthy_workers": 2, "total_workers": 2}
+    record = find_record("grp")
+    assert record is not None and set(record.worker_ids) == {dead.record.id, other.record.id}
