@@ -60,13 +60,14 @@ class _SglHandler(APIHandler):
     def stats_for(self, record: ServerRecord, now: float) -> dict[str, Any]:
         """The log's numbers, with the server's load report (what runs now) laid over them."""
         report = self.watchers.report(record)
+        rate = self.watchers.token_rate(record)
         if not record.log_path:
-            return merge_load({}, report)
+            return merge_load({}, report, rate)
         follower = self.followers.get(record.id)
         if follower is None or follower.path != record.log_path:
             follower = LogStatsFollower(record.log_path, dialect=record.engine)
             self.followers[record.id] = follower
-        return merge_load(follower.poll(now), report)
+        return merge_load(follower.poll(now), report, rate)
 
     def find(self, server_id: str) -> ServerRecord:
         for record in list_records(prune=True):

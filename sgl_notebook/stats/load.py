@@ -34,7 +34,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-__all__ = ["LoadReport", "LoadProbe", "parse_load", "parse_vllm_gauges", "MIN_POLL_INTERVAL_S"]
+__all__ = [
+    "MIN_POLL_INTERVAL_S",
+    "LoadProbe",
+    "LoadReport",
+    "parse_load",
+    "parse_token_count",
+    "parse_vllm_gauges",
+]
 
 MIN_POLL_INTERVAL_S = 1.0  # never ask a server more often than this
 
@@ -174,6 +181,36 @@ def parse_vllm_gauges(text: str, when: datetime | None = None) -> LoadReport | N
         queue_req=int(values.get("queue_req", 0)),
         token_usage=values.get("token_usage"),
     )
+
+
+# Histograms observed once per generated token as it streams (the first in TTFT, the rest in
+# ITL): their counts grow live, where the token counters only grow when a request finishes.
+_TOKEN_COUNTS = (
+    "sglang:time_to_first_token_seconds_count",
+    "sglang:inter_token_latency_seconds_count",
+    "vllm:time_to_first_token_seconds_count",
+    "vllm:inter_token_latency_seconds_count",
+)
+
+
+def parse_token_count(text: str) -> float | None:
+    """Tokens streamed so far, from ``/metrics`` text: the TTFT and ITL histogram counts.
+
+    >>> parse_token_count('sglang:inter_token_latency_seconds_count{model_name="m"} 41.0')
+    41.0
+    """
+    total, seen = 0.0, False
+    for line in text.splitlines():
+        if not line.endswith(("0", "1", "2", "3", "4", "5", "6", "7", "8", "9")):
+            continue
+        name = line.split("{", 1)[0].split(" ", 1)[0]
+        if name in _TOKEN_COUNTS:
+            try:
+                total += float(line.rsplit(" ", 1)[1])
+                seen = True
+            except (IndexError, ValueError):
+                continue
+    return total if seen else None
 
 
 # The routes to try, in order, per engine; the first that answers is kept.

@@ -83,3 +83,45 @@ async def test_unreachable_or_routeless_servers_keep_the_log_numbers() -> None:
     await watchers.refresh([record])  # not due again within a second: no second ask
     assert watchers.probe(record).polls == 1
     watchers.forget(set())
+
+
+@pytest.fixture
+def metrics_engine(tiny_model_dir: Path) -> Iterator[Any]:
+    # no decode line at all: what a short answer looks like in SGLang's log, made long enough
+    # here to be seen running
+    server = sgl_notebook.launch(str(tiny_model_dir), engine="cpu", name="short-tiny",
+                                 enable_metrics=True,
+                                 extra_args=["--decode-log-interval", "1000000"])
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+async def test_a_short_streamed_answer_shows_its_token_rate(
+    jp_fetch: Any, metrics_engine: Any
+) -> None:
+    """An answer the log gives no rate for (no decode line) still shows its token/s."""
+    await _servers(jp_fetch)  # the first read of the token counts
+    body = {"text": "Once upon a time", "stream": True,
+            "sampling_params": {"max_new_tokens": 160, "temperature": 0, "ignore_eos": True}}
+    streamed: list[str] = []
+
+    def run() -> None:
+        with httpx.stream("POST", metrics_engine.url + "/generate", json=body,
+                          timeout=120) as response:
+            streamed.extend(response.iter_lines())
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    seen = []
+    while thread.is_alive():
+        stats = (await _servers(jp_fetch))["stats"]
+        if stats["running_req"]:
+            seen.append(stats["gen_throughput"])
+        time.sleep(0.2)
+    thread.join()
+    assert streamed
+    log = metrics_engine.logs(400)
+    assert not any("Decode batch" in line for line in log), "the answer made a decode line"
+    assert seen and max(seen) > 0, f"no token rate while the short answer ran: {seen}"
