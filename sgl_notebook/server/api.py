@@ -89,6 +89,12 @@ def launch(
     if replicas is not None or router_policy is not None:
         import functools
 
+        if idle_timeout is not None:
+            raise ValueError(
+                "idle_timeout does not apply to replicas: the router sends requests to the "
+                "workers directly, so they cannot restart on the next request"
+            )
+
         from sgl_notebook.server.router_launch import launch_replicas
 
         one = functools.partial(
@@ -97,8 +103,8 @@ def launch(
         )
         return launch_replicas(
             model_path, replicas=1 if replicas is None else replicas, router_policy=router_policy,
-            name=name, host=host, api_key=api_key, python=python, timeout=timeout,
-            on_phase=on_phase, launch_one=one,
+            name=name, host=host, api_key=api_key, timeout=timeout, on_phase=on_phase,
+            launch_one=one,
         )
     config = LaunchConfig(
         model_path=model_path, engine=engine, name=name, port=port, host=host, api_key=api_key,

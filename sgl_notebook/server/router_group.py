@@ -60,8 +60,8 @@ class Router(Server):
         self.router_stats = RouterStats(self.metrics_url)
         self.removed: list[str] = []  # names of launched workers taken out after they died
         self._watch_stop = threading.Event()
-        threading.Thread(target=self._watch_workers, name=f"sgl-router-watch-{self.name}",
-                         daemon=True).start()
+        self._watcher: threading.Thread | None = None
+        self._start_watching()
 
     @property
     def metrics_url(self) -> str | None:
@@ -131,6 +131,13 @@ class Router(Server):
                                          f"{timeout:.0f} s ({state})")
             time.sleep(0.2)
 
+    def _start_watching(self) -> None:
+        if self._watcher is None or not self._watcher.is_alive():
+            self._watch_stop.clear()
+            self._watcher = threading.Thread(target=self._watch_workers, daemon=True,
+                                             name=f"sgl-router-watch-{self.name}")
+            self._watcher.start()
+
     def _watch_workers(self) -> None:
         """Take a launched worker out of the router the moment its process dies: the router
         would keep sending it requests until its health checks fail several times."""
@@ -180,6 +187,8 @@ class Router(Server):
         """Stop the router, then every worker it launched (servers it only fronts keep
         running; URLs it connected to are forgotten)."""
         self._watch_stop.set()
+        if self._watcher is not None and self._watcher is not threading.current_thread():
+            self._watcher.join(5.0)
         try:
             return super().stop(timeout=timeout, save_log=save_log)
         finally:
@@ -206,6 +215,7 @@ class Router(Server):
             process.record = _link(process.record, self.workers, self._owned)
             self.removed.clear()
             self._attach(process)
+            self._start_watching()
             self.router_stats.metrics_url = self.metrics_url
             self.status = "ready"
         from sgl_notebook.server import api

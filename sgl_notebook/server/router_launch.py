@@ -49,7 +49,7 @@ def _start_router_for(workers: Sequence[Server], owned: Sequence[Server], *, pol
 
 
 def launch_replicas(model: str | None, *, replicas: int, router_policy: str | None,
-                    name: str | None, host: str, api_key: str | None, python: str | None,
+                    name: str | None, host: str, api_key: str | None,
                     timeout: float, on_phase: Callable[[Any], None] | None,
                     launch_one: Callable[..., Server]) -> Router:
     """``replicas`` workers from ``launch_one(model, name=..., on_phase=...)`` and a router."""

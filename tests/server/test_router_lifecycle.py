@@ -140,6 +140,7 @@ def test_router_fronts_running_servers_and_never_stops_them(fake_python: str) ->
         ({"replicas": 2, "router_policy": "fastest"},
          "choose one of cache_aware, round_robin, power_of_two, random"),
         ({"replicas": 1, "router_policy": "power_of_two"}, "at least 2 workers"),
+        ({"replicas": 2, "idle_timeout": 60}, "idle_timeout does not apply to replicas"),
     ],
 )
 def test_bad_group_arguments_start_nothing(fake_python: str, kwargs: dict[str, Any],
