@@ -146,7 +146,7 @@ def router(servers: Sequence[Server | str], *, policy: str = "cache_aware",
            on_phase: Callable[[Any], None] | None = None) -> Router:
     """SGLang's router in front of servers that already run: ``Server`` s (launched or
     connected) or URLs (connected here, e.g. workers on other machines). Stopping the router
-    never stops them.
+    never stops them. ``api_key``: the workers' key (default: the one they share, if any).
 
     >>> r = router([server_a, "http://10.0.0.7:30000"], policy="round_robin")  # doctest: +SKIP
     """
@@ -170,6 +170,9 @@ def router(servers: Sequence[Server | str], *, policy: str = "cache_aware",
                 workers.append(server)
             else:
                 raise TypeError(f"router() takes Server objects or URLs, not {type(item).__name__}")
+        keys = {w.api_key for w in workers if w.api_key}
+        if api_key is None and len(keys) == 1:
+            api_key = keys.pop()  # the workers' own key: the router passes it on
         start = {"host": host, "port": port, "api_key": api_key, "timeout": timeout}
         return _start_router_for(workers, connected, policy=policy, name=name,
                                  model=workers[0].model, start=start, on_phase=on_phase)

@@ -248,6 +248,12 @@ def test_an_api_key_guards_the_router_as_it_guards_a_server(fake_python: str) ->
         assert bare.status_code == 401
         assert routed.generate("hi").text == " Paris"  # the Router sends its key
         assert routed.chat("hi").text == "echo: hi"
+        fronting = sn.router(routed.workers, policy="random", name="keyed-front")
+        try:  # the workers' shared key is the fronting router's too
+            assert fronting.api_key == routed.api_key
+            assert fronting.generate("hi").text == " Paris"
+        finally:
+            fronting.stop()
     finally:
         routed.stop()
 
