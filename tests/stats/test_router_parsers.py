@@ -87,3 +87,19 @@ def test_router_stats_keep_history_for_pandas() -> None:
                                                                                         False]
     assert stats.scrape() is None  # no URL: nothing to read
     assert "requests per worker" in repr(stats)
+
+
+@pytest.mark.parametrize("name", [
+    "sgl_notebook.protocol.router_logs",
+    "sgl_notebook.stats.router_metrics",
+    "sgl_notebook.server.router_process",
+    "sgl_notebook.server.cli",
+    "sgl_notebook.display.router_view",
+    "sgl_notebook.display.router_panel",
+])
+def test_the_router_modules_doctests(name: str) -> None:
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
+    assert result.failed == 0 and result.attempted > 0
