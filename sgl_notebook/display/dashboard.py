@@ -190,8 +190,8 @@ class _Figure:
                 if ax.get_ylim()[1] != wanted:
                     ax.set_ylim(0.0, wanted)
                     self._background = None
-        self.title.set_text(title)
         self.marks.update(events, newest)
+        self.title.set_text(title + self.marks.caption())
         if self._background is None:
             self.canvas.draw()  # everything but the animated lines and title
             self.figure.set_layout_engine("none")  # keep the first layout: it costs a frame

@@ -58,6 +58,16 @@ class EventMarks:
             self.pools.append(pool)
         self.shown: list[tuple[str, float]] = []  # (kind, x) of the markers drawn last frame
 
+    def caption(self) -> str:
+        """What this frame's dotted lines are, for the title (``"  ·  dotted: retraction ×2"``)."""
+        if not self.shown:
+            return ""
+        counts: dict[str, int] = {}
+        for kind, _ in self.shown:
+            counts[kind] = counts.get(kind, 0) + 1
+        parts = [kind if n == 1 else f"{kind} ×{n}" for kind, n in counts.items()]
+        return "   ·   dotted: " + ", ".join(parts)
+
     def update(self, events: Sequence[Any], newest: float | None) -> None:
         """Place markers for ``events`` (``.kind``, ``.time``) within the window."""
         marks: list[tuple[str, float]] = []

@@ -54,6 +54,7 @@ def test_scheduler_events_become_vertical_markers_in_every_panel() -> None:
     png = board.render()
     marks = board._figure.marks
     assert [kind for kind, _ in marks.shown] == ["retraction", "prefill_oom"]
+    assert board._figure.title.get_text().endswith("dotted: retraction, prefill_oom")
     for pool in marks.pools:
         assert pool[0].get_visible() and pool[0].get_color() == EVENT_COLORS["retraction"]
         assert not pool[2].get_visible()
