@@ -99,7 +99,7 @@ class Router(Server):
         whose process is gone counts as unhealthy at once."""
         seen: dict[str, bool] = {}
         with contextlib.suppress(Exception):
-            for item in self._sgl_client_json("/workers").get("workers", []):
+            for item in self._get_json("/workers").get("workers", []):
                 seen[str(item.get("url", "")).rstrip("/")] = bool(item.get("is_healthy"))
         health = {}
         for worker in self.workers:
@@ -107,10 +107,14 @@ class Router(Server):
             health[worker.name] = alive and seen.get(worker.url.rstrip("/"), False)
         return health
 
-    def _sgl_client_json(self, path: str) -> dict[str, Any]:
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+
+    def _get_json(self, path: str) -> dict[str, Any]:
         import httpx
 
-        response = httpx.get(self.url + path, timeout=5.0, trust_env=False)
+        response = httpx.get(self.url + path, timeout=5.0, trust_env=False,
+                             headers=self._headers())
         response.raise_for_status()
         data = response.json()
         return data if isinstance(data, dict) else {}
@@ -157,10 +161,10 @@ class Router(Server):
     def _remove_worker_url(self, url: str) -> None:
         import httpx
 
-        for item in self._sgl_client_json("/workers").get("workers", []):
+        for item in self._get_json("/workers").get("workers", []):
             if str(item.get("url", "")).rstrip("/") == url.rstrip("/"):
                 response = httpx.delete(f"{self.url}/workers/{item['id']}", timeout=5.0,
-                                        trust_env=False)
+                                        trust_env=False, headers=self._headers())
                 response.raise_for_status()
 
     # -- stats --------------------------------------------------------------------------------

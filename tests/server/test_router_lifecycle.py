@@ -251,6 +251,7 @@ def test_an_api_key_guards_the_router_as_it_guards_a_server(fake_python: str) ->
         fronting = sn.router(routed.workers, policy="random", name="keyed-front")
         try:  # the workers' shared key is the fronting router's too
             assert fronting.api_key == routed.api_key
+            assert fronting.worker_health() == {w.name: True for w in routed.workers}
             assert fronting.generate("hi").text == " Paris"
         finally:
             fronting.stop()
