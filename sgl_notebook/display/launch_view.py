@@ -56,7 +56,8 @@ def ready_text(seconds: float) -> str:
 
 
 def _header(title: str, reason: str) -> str:
-    why = f'<div style="font-size:85%;opacity:0.75">{esc(reason)}</div>' if reason else ""
+    css = style(font_size="85%", opacity="0.75", font_weight="normal")
+    why = f'<div class="sgl-launch-why" style="{css}">{esc(reason)}</div>' if reason else ""
     return f"{esc(title)}{why}"
 
 

@@ -9,11 +9,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from sgl_notebook.magics.errors import InvalidSchemaError, did_you_mean
+from sgl_notebook.magics.schema_check import schema_problem
 from sgl_notebook.magics.specs import CellSpec
 
 __all__ = [
@@ -42,7 +43,8 @@ def resolve_schema(
     """``--json-schema`` value -> a JSON-schema dict.
 
     Accepts inline JSON, or the name of a variable holding a dict, a JSON string or a pydantic
-    model class. The result is checked against the JSON-Schema meta-schema.
+    model class. Every keyword's value is checked (see :mod:`schema_check`), with the path to
+    the first mistake.
     """
     stripped = text.strip()
     schema: Any
@@ -78,64 +80,9 @@ def resolve_schema(
         )
     problem = schema_problem(schema)
     if problem is not None:
-        raise InvalidSchemaError(f"--json-schema is not a valid JSON schema: {problem}.")
+        end = "" if problem.endswith("?") else "."
+        raise InvalidSchemaError(f"--json-schema is not a valid JSON schema: {problem}{end}")
     return schema
-
-
-_JSON_TYPES = ("array", "boolean", "integer", "null", "number", "object", "string")
-
-
-def _path(parts: Iterable[Any]) -> str:
-    return ".".join(str(p) for p in parts) or "(the top level)"
-
-
-def _type_problem(node: Any, parts: tuple[Any, ...]) -> str | None:
-    """The mistake people make most (a misspelt ``type``), found without jsonschema: fast."""
-    if isinstance(node, dict):
-        kind = node.get("type")
-        kinds = kind if isinstance(kind, list) else [kind] if kind is not None else []
-        for value in kinds:
-            if value not in _JSON_TYPES:
-                hint = did_you_mean(str(value), _JSON_TYPES)
-                return (
-                    f"{_path((*parts, 'type'))}: {value!r} is not a JSON type "
-                    f"(one of {', '.join(_JSON_TYPES)}).{hint}".rstrip(".")
-                )
-        items = node.items()
-    elif isinstance(node, list):
-        items = enumerate(node)  # type: ignore[assignment]
-    else:
-        return None
-    for key, child in items:
-        if key in ("enum", "const", "default", "examples"):
-            continue  # data, not schema
-        found = _type_problem(child, (*parts, key))
-        if found:
-            return found
-    return None
-
-
-def schema_problem(schema: dict[str, Any]) -> str | None:
-    """What is wrong with a JSON schema, with where (``properties.name.type``); None if valid.
-
-    >>> schema_problem({"type": "object", "properties": {"name": {"type": "objekt"}}})
-    "properties.name.type: 'objekt' is not a JSON type (one of array, boolean, integer, null, \
-number, object, string). Did you mean 'object'?"
-    """
-    found = _type_problem(schema, ())
-    if found:
-        return found
-    try:
-        import jsonschema
-    except ImportError:  # pragma: no cover - jsonschema ships with the notebook stack
-        return None
-    validator = jsonschema.validators.validator_for(schema)
-    error = jsonschema.exceptions.best_match(
-        validator(validator.META_SCHEMA).iter_errors(schema)
-    )
-    if error is None:
-        return None
-    return f"{_path(error.absolute_path)}: {error.message}"
 
 
 def chat_messages(
