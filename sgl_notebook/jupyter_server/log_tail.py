@@ -68,6 +68,10 @@ def tail_lines(path: str, n: int, *, redact: str | None = None) -> list[str]:
     if pos > 0 and lines:
         lines = lines[1:]  # the first one is cut
     lines = lines[-n:]
+    if any("\x1b" in line for line in lines):  # SGLang's router always logs in colour
+        from sgl_notebook.protocol.router_logs import strip_ansi
+
+        lines = [strip_ansi(line) for line in lines]
     if redact:
         lines = [line.replace(redact, "***") for line in lines]
     return lines

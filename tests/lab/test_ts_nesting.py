@@ -1,5 +1,5 @@
-"""The sidebar's nesting of a router's workers (labextension/src/nesting.ts), run under node, and
-the server extension's record fields it reads (worker_ids, router_id)."""
+"""The sidebar and a router: its workers nested (labextension/src/nesting.ts, run under node), the
+server extension's record fields it reads (worker_ids, router_id), a log tail without colours."""
 
 from __future__ import annotations
 
@@ -53,3 +53,12 @@ def test_the_server_extension_sends_the_links() -> None:
     info = describe_server(router, alive=True, owner_alive=True, now=160.0, stats={})
     assert info["worker_ids"] == ["a", "b"] and info["router_id"] is None
     json.dumps(info)  # the reply is JSON
+
+
+def test_the_sidebar_log_tail_has_no_colour_codes(tmp_path: Path) -> None:
+    from sgl_notebook.jupyter_server.log_tail import tail_lines
+
+    sample = Path(__file__).parents[1] / "stats" / "data" / "router_0.3.2.log"
+    lines = tail_lines(str(sample), 5)
+    assert len(lines) == 5 and not any("\x1b" in line for line in lines)
+    assert lines[-2].endswith("Received terminate signal, starting graceful shutdown")
