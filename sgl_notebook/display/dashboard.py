@@ -147,8 +147,9 @@ class _Figure:
                 legend = ax.legend(loc="upper left", fontsize=7, frameon=False)
                 for text in legend.get_texts():
                     text.set_color(_TEXT)
-        for ax in self.axes[-2:]:
+        for ax in self.axes[-2:]:  # with an odd count, one sits above the empty slot
             ax.set_xlabel("seconds before the newest point", color=_TEXT, fontsize=9)
+            ax.tick_params(labelbottom=True)
         self.marks = EventMarks(self.axes, window)  # scheduler events, after the legends
         # The summary line changes every frame, so it is drawn over the background like the
         # lines; the layout leaves it a strip at the top.
