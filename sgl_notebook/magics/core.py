@@ -228,7 +228,8 @@ class SglMagics(Magics):
     @line_magic("sgl")  # type: ignore[arg-type]
     @no_var_expand
     def sgl_line(self, line: str) -> Any:
-        """Manage servers: %sgl launch|stop|restart|list|use|connect|logs|stats|info|flush|session.
+        """Manage servers: %sgl launch|stop|restart|list|use|connect|logs|stats|info|flush|session;
+        put load on one with %sgl bench (SGLang's bench_serving).
 
         Examples::
 
@@ -236,6 +237,7 @@ class SglMagics(Magics):
             %sgl launch Qwen/Qwen2.5-7B-Instruct --name qwen -- --mem-fraction-static 0.8
             %sgl list
             %sgl use qwen
+            %sgl bench --num-prompts 50 --max-concurrency 8 -o run
             %sgl stop --all
         """
         return self.dispatch(parse_line(line))
