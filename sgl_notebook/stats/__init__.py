@@ -6,14 +6,19 @@
 ...            "#queue-req: 0, ").gen_throughput
 41.2
 
-``ServerStats`` is what a launched server carries as ``server.stats`` (fed by its log pump);
-``from_log(path)`` rebuilds the same series from a saved log; ``MetricsScraper`` adds TTFT and
-inter-token latency from ``/metrics``. Stdlib only at import; pandas, httpx and
-prometheus_client are imported when used.
+``ServerStats`` is what a launched server carries as ``server.stats`` (fed by its log pump, and
+asking the server's load report through a ``LoadProbe`` while read); ``from_log(path)`` rebuilds
+the same series from a saved log; ``MetricsScraper`` adds TTFT and inter-token latency from
+``/metrics``; ``stats.events()`` lists ``SchedulerEvent``s; ``BenchResult`` is what
+``server.bench()`` / ``%sgl bench`` return. Stdlib only at import; pandas, httpx and
+prometheus_client are imported when used. See docs/stats.md.
 """
 
 from __future__ import annotations
 
+from sgl_notebook.protocol.events import SchedulerEvent
+from sgl_notebook.stats.bench_result import BenchComparison, BenchResult
+from sgl_notebook.stats.load import LoadProbe, LoadReport
 from sgl_notebook.stats.metrics import MetricsSample, MetricsScraper
 from sgl_notebook.stats.records import (
     AccessLine,
@@ -26,6 +31,11 @@ from sgl_notebook.stats.series import ServerStats, StatsPoint, from_log
 
 __all__ = [
     "AccessLine",
+    "BenchComparison",
+    "BenchResult",
+    "LoadProbe",
+    "LoadReport",
+    "SchedulerEvent",
     "LogRecord",
     "MetricsSample",
     "MetricsScraper",
