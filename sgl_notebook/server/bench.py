@@ -116,8 +116,14 @@ def _alive(server: Any) -> bool:
 
 
 def _model_info(server: Any) -> dict[str, Any]:
+    """The server's ``/get_model_info`` (a router passes it on to a worker)."""
     try:
-        return dict(server.http().model_info())
+        if callable(getattr(server, "http", None)):
+            return dict(server.http().model_info())
+        from sgl_notebook.client import SglClient
+
+        with SglClient(str(server.url), api_key=getattr(server, "api_key", None)) as client:
+            return dict(client.model_info())
     except Exception as exc:  # noqa: BLE001 -- one line for the person, whatever broke
         summary = getattr(exc, "summary", None) or str(exc).splitlines()[0]
         raise BenchError(f"cannot benchmark {getattr(server, 'name', 'the server')}: "

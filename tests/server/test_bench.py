@@ -121,3 +121,20 @@ def test_a_stopped_server_is_one_line(tiny_model_dir: Path) -> None:
         server.bench(num_prompts=2, live=False)
     assert "not running" in str(caught.value) and "\n" not in str(caught.value)
     assert _no_bench_left()
+
+
+def test_anything_with_a_url_can_be_benchmarked(tiny_model_dir: Path, tmp_path: Path) -> None:
+    """A router or a plain URL: no ``http()``, the model info is asked over the URL."""
+    from types import SimpleNamespace
+
+    from sgl_notebook.server.bench import run_bench
+    from tests.fixtures.engine_servers import start_engine
+
+    with start_engine(str(tiny_model_dir), [], tmp_path) as engine:
+        target = SimpleNamespace(name="plain-url", url=engine.url, api_key=None,
+                                 engine="sglang", model=None,
+                                 is_alive=lambda: engine.process.poll() is None)
+        result = run_bench(target, BenchOptions(num_prompts=2, input_len=8, output_len=4))
+    assert result.summary["completed"] == 2 and result.server == "plain-url"
+    assert "the server's tokenizer folder" in result.tokenizer_note
+    assert _no_bench_left()
