@@ -36,6 +36,42 @@ function el<K extends keyof HTMLElementTagNameMap>(
   return node;
 }
 
+/** `[2025-07-28 04:59:51] ` / `[2025-07-28 04:59:51 TP0] `: shown dimmed, kept whole. */
+const LOG_PREFIX = /^\[[^\]]{10,40}\] /;
+
+/**
+ * Fill a log tail element: one element per line (long lines wrap with a hanging indent, the
+ * whole line on hover), and a note saying how many polling lines were left out.
+ */
+export function renderLogTail(into: HTMLElement, lines: string[], hidden: number): void {
+  into.textContent = '';
+  if (hidden > 0) {
+    const note = el(
+      'div',
+      'sgl-LogTail-note',
+      `${hidden} polling line${hidden === 1 ? '' : 's'} hidden (GET /metrics, /health…: ` +
+        'the dashboard and sidebar asking)'
+    );
+    into.appendChild(note);
+  }
+  if (lines.length === 0) {
+    into.appendChild(el('div', 'sgl-LogTail-empty', '(the log is empty)'));
+    return;
+  }
+  for (const line of lines) {
+    const item = el('div', 'sgl-LogLine');
+    item.title = line;
+    const prefix = LOG_PREFIX.exec(line);
+    if (prefix) {
+      item.appendChild(el('span', 'sgl-LogLine-time', prefix[0]));
+      item.appendChild(document.createTextNode(line.slice(prefix[0].length)));
+    } else {
+      item.textContent = line;
+    }
+    into.appendChild(item);
+  }
+}
+
 function row(label: string, value: HTMLElement): HTMLElement {
   const line = el('div', 'sgl-ServerCard-row');
   line.appendChild(el('span', 'sgl-ServerCard-label', label));
@@ -136,6 +172,7 @@ export class ServerCard {
     this._model.textContent = shortModelName(info.model);
     this._model.title = info.model;
     this._url.textContent = info.url;
+    this._url.title = info.url; // the sidebar is narrow: the whole URL on hover
     this._uptime.textContent = formatUptime(info.uptime_s);
     this._stop.disabled = !info.alive;
 

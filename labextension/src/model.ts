@@ -84,10 +84,12 @@ export class ServersModel {
 
   /** The last `n` lines of a server's log. */
   async logs(id: string, n = 40): Promise<string[]> {
-    const reply = await requestAPI<ILogsReply>(
-      `servers/${encodeURIComponent(id)}/logs?n=${n}`
-    );
-    return reply.lines;
+    return (await this.logTail(id, n)).lines;
+  }
+
+  /** The log tail without the toolkit's own polling lines, and how many were left out. */
+  async logTail(id: string, n = 40): Promise<ILogsReply> {
+    return requestAPI<ILogsReply>(`servers/${encodeURIComponent(id)}/logs?n=${n}`);
   }
 
   /** Stop a server of the registry; resolves to whether it was stopped. */

@@ -5,7 +5,7 @@
 import { Clipboard, Dialog, showDialog, showErrorMessage } from '@jupyterlab/apputils';
 import { Message } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
-import { ServerCard } from './card';
+import { renderLogTail, ServerCard } from './card';
 import { ServersModel } from './model';
 import { IServerInfo } from './types';
 import { nestServers } from './nesting';
@@ -91,9 +91,9 @@ export class ServersPanel extends Widget {
 
   private async _loadLogs(server: IServerInfo, into: HTMLPreElement): Promise<void> {
     try {
-      const lines = await this._model.logs(server.id, LOG_LINES);
+      const reply = await this._model.logTail(server.id, LOG_LINES);
       const atBottom = into.scrollTop + into.clientHeight >= into.scrollHeight - 4;
-      into.textContent = lines.length > 0 ? lines.join('\n') : '(the log is empty)';
+      renderLogTail(into, reply.lines, reply.hidden_polling ?? 0);
       if (atBottom) {
         into.scrollTop = into.scrollHeight;
       }

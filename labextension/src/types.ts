@@ -53,6 +53,8 @@ export interface IServersReply {
 export interface ILogsReply {
   id: string;
   lines: string[];
+  /** Access lines of the toolkit's own polling (GET /metrics, /health...) left out. */
+  hidden_polling?: number;
 }
 
 export interface IStopReply {
