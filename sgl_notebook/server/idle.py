@@ -15,8 +15,10 @@ __all__ = ["IdleMonitor", "is_request_access_line"]
 
 # uvicorn access line: ``127.0.0.1:51234 - "POST /generate HTTP/1.1" 200 OK``
 _ACCESS = re.compile(r'"(?:GET|POST|PUT|DELETE) (?P<path>/[^\s"?]*)[^"]*HTTP/[\d.]+"')
+# Probes and what the toolkit polls (the load report while a view is shown): not requests.
 _NOT_REQUESTS = ("/health", "/metrics", "/get_model_info", "/model_info", "/get_server_info",
-                 "/server_info", "/v1/models", "/ping", "/version", "/ready")
+                 "/server_info", "/v1/models", "/ping", "/version", "/ready", "/get_load",
+                 "/v1/loads")
 
 
 def is_request_access_line(line: str) -> bool:

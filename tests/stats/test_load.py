@@ -130,3 +130,12 @@ def test_answers_rate_only_without_a_decode_line() -> None:
                "0.01, cuda graph: False, gen throughput (token/s): 9.00, #queue-req: 0, ")
     assert stats.add_answer(tokens=50, seconds=5.0) is None  # the log's rate stands
     assert json.dumps(stats.latest()["gen_throughput"]) == "9.0"
+
+
+@pytest.mark.parametrize("path", ["/v1/loads", "/get_load", "/get_load?x=1"])
+def test_load_polling_does_not_keep_a_server_from_idling(path: str) -> None:
+    from sgl_notebook.server.idle import is_request_access_line
+
+    line = f'[2026-03-01 08:00:00] INFO:     127.0.0.1:5 - "GET {path} HTTP/1.1" 200 OK'
+    assert not is_request_access_line(line)
+    assert is_request_access_line(line.replace(f"GET {path}", "POST /generate"))
