@@ -193,6 +193,7 @@ def build_state(args: ServerArgs) -> Any:
         prefix_cache_tokens=0 if args.disable_radix_cache else PREFIX_CACHE_TOKENS,
     )
     info = runner.info
+    args.runner = info.runner  # /get_server_info says which runner "auto" chose
     dtype = f"torch.{info.dtype}" if info.runner == "transformers" else info.dtype
     _log_load_end(info.model_class, dtype, info.weight_bytes)
     apply_chat_template_flag(args, runner.tokenizer)

@@ -20,6 +20,8 @@ from sgl_notebook.engine.core.blocking import (
 from sgl_notebook.engine.core.scheduler import Scheduler, SchedulerConfig
 from sgl_notebook.engine.core.types import GenerationRequest, SamplingParams
 from sgl_notebook.protocol.sglang_format import format_decode_batch
+from tests.engine.greedy import TWIN_OPTIONS, GreedyRun
+from tests.engine.greedy import assert_same_greedy as same_greedy
 
 TIMEOUT = 120
 _rids = itertools.count()
@@ -68,29 +70,14 @@ def run(sched: Scheduler, *reqs: GenerationRequest) -> list[Any]:
     return [c.final for c in generate_blocking(sched, list(reqs), timeout=TIMEOUT)]
 
 
-# llama.cpp's CPU kernels give slightly different logits for the same sequence when the batch
-# around it changes (measured on SmolLM2: up to ~0.2 nats), so greedy outputs can part at a
-# near-tie. There the property checked is: identical up to the first difference, logprobs close
-# until then, and the two best tokens nearly tied where they part. transformers: identical.
-LLAMA_CPP_LOGPROB_TOLERANCE = 0.5
-
-
 def greedy_twins(loaded: Any) -> dict[str, Any]:
-    """Request options for outputs that ``assert_same_greedy`` can compare on any runner."""
-    return {"ignore_eos": True, "return_logprob": True, "top_logprobs_num": 2}
+    """Request options for outputs that ``same_greedy`` can compare on any runner."""
+    return {"ignore_eos": True, **TWIN_OPTIONS}
 
 
 def assert_same_greedy(got: Any, want: Any, loaded: Any) -> None:
-    if loaded.info.runner != "llama.cpp" or got.output_ids == want.output_ids:
-        assert got.output_ids == want.output_ids
-        return
-    pairs = zip(got.output_ids, want.output_ids, strict=False)
-    k = next(i for i, (a, b) in enumerate(pairs) if a != b)
-    before = zip(got.output_token_logprobs[:k], want.output_token_logprobs[:k], strict=True)
-    assert all(abs(a[0] - b[0]) < LLAMA_CPP_LOGPROB_TOLERANCE for a, b in before)
-    gaps = [out.output_top_logprobs[k][0][0] - out.output_top_logprobs[k][1][0]
-            for out in (got, want)]
-    assert min(gaps) < LLAMA_CPP_LOGPROB_TOLERANCE, (k, gaps)
+    check = GreedyRun.from_output
+    same_greedy(check(got), check(want), loaded.info.runner)
 
 
 def test_batched_greedy_equals_solo(

@@ -54,7 +54,7 @@ def test_loaded_model_facts(engine: tuple[Scheduler, Any]) -> None:
 
 def test_capital_of_france_is_paris(engine: tuple[Scheduler, Any]) -> None:
     sched, loaded = engine
-    out = chat(sched, loaded, "paris", "What is the capital of France?", max_new_tokens=32)
+    out = chat(sched, loaded, "paris", "Name the capital of France.", max_new_tokens=32)
     assert "Paris" in out.text
     assert out.finish_reason["type"] == "stop"
     assert out.finish_reason["matched"] in loaded.info.eos_token_ids

@@ -12,6 +12,7 @@ import openai
 import pytest
 import requests
 
+from tests.engine.greedy import TWIN_OPTIONS, GreedyRun, assert_same_greedy
 from tests.fixtures.engine_servers import default_sglang_backend
 
 sgl = pytest.importorskip("sglang")
@@ -57,7 +58,7 @@ def test_france_question_answers_paris(backend, smollm2_engine):
     client = openai.OpenAI(base_url=smollm2_engine.url + "/v1", api_key="x", max_retries=0)
     chat = client.chat.completions.create(
         model="smollm2", temperature=0, max_tokens=16,
-        messages=[{"role": "user", "content": "What is the capital of France?"}],
+        messages=[{"role": "user", "content": "Name the capital of France."}],
     )
     assert "Paris" in chat.choices[0].message.content
 
@@ -82,19 +83,20 @@ def test_json_schema_output_parses_and_validates(backend, smollm2_engine):
 def test_16_concurrent_streams_match_their_non_streamed_twins(smollm2_engine):
     prompts = [f"Write one sentence about the number {i}." for i in range(16)]
     sampling = {"temperature": 0, "max_new_tokens": 24}
+    twin = {"sampling_params": sampling, **TWIN_OPTIONS}
     start = len(smollm2_engine.log_lines())
     finals: dict[int, str] = {}
     done: dict[int, bool] = {}
 
     def stream(i: int) -> None:
-        body = {"text": prompts[i], "stream": True, "sampling_params": sampling}
+        body = {"text": prompts[i], "stream": True, **twin}
         with requests.post(smollm2_engine.url + "/generate", json=body, stream=True,
                            timeout=300) as r:
             for line in r.iter_lines():
                 if line == b"data: [DONE]":
                     done[i] = True
                 elif line.startswith(b"data: "):
-                    finals[i] = json.loads(line[6:])["text"]
+                    finals[i] = json.loads(line[6:])
 
     threads = [threading.Thread(target=stream, args=(i,)) for i in range(16)]
     for t in threads:
@@ -103,8 +105,14 @@ def test_16_concurrent_streams_match_their_non_streamed_twins(smollm2_engine):
         t.join(300)
     assert sorted(done) == list(range(16))
     twins = requests.post(smollm2_engine.url + "/generate", timeout=300,
-                          json={"text": prompts, "sampling_params": sampling}).json()
-    assert [finals[i] for i in range(16)] == [t["text"] for t in twins]
+                          json={"text": prompts, **twin}).json()
+    runner = requests.get(smollm2_engine.url + "/get_server_info").json()["runner"]
+    for i, twin_out in enumerate(twins):
+        streamed, whole = GreedyRun.from_meta(finals[i]["meta_info"]), GreedyRun.from_meta(
+            twin_out["meta_info"])
+        assert_same_greedy(streamed, whole, runner)
+        if streamed.ids == whole.ids:
+            assert finals[i]["text"] == twin_out["text"]
 
     log = smollm2_engine.log_lines()[start:]
     batched = [int(m[1]) for line in log

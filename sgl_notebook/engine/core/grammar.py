@@ -135,5 +135,9 @@ class GrammarBackend:
                 self._cache[key] = compiled
         return self._new_matcher(compiled)
 
-    def shutdown(self) -> None:
+    def shutdown(self, wait_for_init: float = 0.0) -> None:
+        """Stop compiling; with ``wait_for_init``, also wait (seconds) for a compiler being built
+        (it may read the model's vocabulary, which must outlive it)."""
         self._pool.shutdown(wait=False, cancel_futures=True)
+        if wait_for_init and self._started:
+            self._ready.wait(wait_for_init)

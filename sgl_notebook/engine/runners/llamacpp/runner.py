@@ -223,6 +223,8 @@ class LlamaCppRunner:
         return self._grammar
 
     def close(self) -> None:
+        if self._grammar is not None:
+            self._grammar.shutdown(wait_for_init=30.0)  # it reads the vocabulary freed below
         if self.ctx:
             self._lib.llama_batch_free(self.batch)
             self._lib.llama_free(self.ctx)
