@@ -18,7 +18,7 @@ from sgl_notebook.protocol.phases import PhaseEvent
 if TYPE_CHECKING:
     from sgl_notebook.server import Server
 
-QUESTION = "What is the capital of France?"
+QUESTION = "Name the capital of France."
 STATS_MARKERS = ("Prefill batch", "Decode batch")
 
 
@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(launch: Callable[..., Server], model: str | None, max_tokens: int) -> int:
-    print("Launching the CPU engine (the first run converts SmolLM2 once, ~20 s)...", flush=True)
+    print("Launching the CPU engine (SmolLM2-135M-Instruct on llama.cpp)...", flush=True)
     started = time.perf_counter()
     with launch(model, engine="cpu", name="demo", on_phase=_print_phase) as server:
         print(f"Ready in {time.perf_counter() - started:.1f} s at {server.url}\n", flush=True)

@@ -233,3 +233,49 @@ def test_a_bad_item_fails_its_batch_and_frees_the_others(alive):
         assert time.monotonic() < deadline, "the good item of the batch is still running"
         time.sleep(0.1)
     assert _aborted_total(alive) == before + 1  # the good item was aborted, not run to the end
+
+
+def _gguf_variant(kind: str, tmp_path) -> tuple[str, list[str], str]:
+    """A model path (and flags) that llama.cpp cannot serve, and the cause the error names."""
+    from sgl_notebook.engine.runners.resolve import smollm2_gguf_path
+
+    source = smollm2_gguf_path().read_bytes()
+    target = tmp_path / f"{kind}.gguf"
+    if kind == "not-gguf":
+        target.write_text("<html>a download page, not a model</html>")
+        return str(target), [], "is not a GGUF file"
+    if kind == "truncated":
+        target.write_bytes(source[: 30 << 20])
+        return str(target), [], "Could not load the GGUF model"
+    if kind == "architecture":
+        data = bytearray(source)
+        at = data.index(b"general.architecture") + len(b"general.architecture") + 12
+        data[at : at + 5] = b"zzzzz"
+        target.write_bytes(bytes(data))
+        return str(target), [], "unknown model architecture: 'zzzzz'"
+    target.write_bytes(source)
+    return str(target), ["--context-length", "65536"], "context_length (65536) is greater"
+
+
+@pytest.mark.parametrize("kind", ["not-gguf", "truncated", "architecture", "context"])
+def test_a_gguf_llama_cpp_cannot_serve_is_one_line_before_the_port_opens(kind, tmp_path):
+    path, flags, cause = _gguf_variant(kind, tmp_path)
+    port = free_port()
+    proc = subprocess.run(engine_command(path, port, flags), capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode != 0
+    errors = [line for line in proc.stderr.splitlines() if cause in line]
+    assert len(errors) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr and "Uvicorn running" not in proc.stderr
+    assert port_is_free("127.0.0.1", port)
+
+
+def test_launch_raises_the_gguf_error_with_the_log_tail(tmp_path):
+    import sgl_notebook as sn
+    from sgl_notebook.server.errors import LaunchError
+
+    path, _, cause = _gguf_variant("architecture", tmp_path)
+    with pytest.raises(LaunchError) as info:
+        sn.launch(path, engine="cpu", timeout=120)
+    assert cause in str(info.value)
+    assert not sn.servers()

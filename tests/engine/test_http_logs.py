@@ -59,6 +59,22 @@ def test_startup_lines_match_sglang_in_order(tiny_engine):
     assert not any(e is not None and e.phase is LaunchPhase.FAILED for e in ready)
 
 
+def test_gguf_startup_lines_name_the_quantisation_and_the_allocated_context(smollm2_engine):
+    """On llama.cpp the same sequence; the weights are reported as the file's own type and
+    the KV cache as the context llama.cpp allocated up front; llama.cpp's own chatter is not
+    in the log."""
+    gguf = [
+        p.replace(r"dtype=torch\.float32", "dtype=Q4_1").replace("context_len=2048",
+                                                                    "context_len=8192")
+        for p in STARTUP
+    ]
+    lines = smollm2_engine.log_lines()
+    _in_order(lines, gguf)
+    kv = next(line for line in lines if "KV Cache is allocated" in line)
+    assert "#tokens: 8192," in kv
+    assert not any("llama_" in line or "ggml" in line or "load_tensors" in line for line in lines)
+
+
 def test_batch_lines_match_sglang_formats(tiny_engine):
     start = len(tiny_engine.log_lines())
     body = {"text": "hello", "sampling_params": {"max_new_tokens": 45, "ignore_eos": True}}
