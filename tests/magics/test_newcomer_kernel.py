@@ -309,3 +309,18 @@ def test_logprobs_have_a_legend_and_a_hover_card(kernel, launched):
     assert 'class="sgl-logprob-legend"' in final and "hover a token" in final
     assert final.count('class="sgl-tok-card"') == final.count('class="sgl-tok"') >= 1
     assert 'title="p=' not in final
+
+
+def test_restart_refuses_what_it_cannot_restart(kernel, launched):
+    unknown = kernel.run("%sgl restart nosuch")
+    assert unknown.reply["content"]["ename"] == "UnknownServerError"
+    assert "No server named 'nosuch'" in unknown.error()
+    url = kernel.ok(
+        f"print([s.url for s in sgl_notebook.servers() if s.name == {NAME!r}][0])"
+    ).stdout().strip()
+    kernel.ok(f"%sgl connect {url} --name remote")
+    connected = kernel.run("%sgl restart remote")
+    assert connected.status == "error" and len(connected.reply["content"]["traceback"]) == 1
+    assert "was connected by URL; restart it where it runs" in connected.error()
+    assert kernel.run("%sgl restart --bogus").reply["content"]["ename"] == "UnknownOptionError"
+    kernel.ok(f"%sgl use {NAME}")
