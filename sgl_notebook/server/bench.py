@@ -125,9 +125,16 @@ def _model_info(server: Any) -> dict[str, Any]:
         with SglClient(str(server.url), api_key=getattr(server, "api_key", None)) as client:
             return dict(client.model_info())
     except Exception as exc:  # noqa: BLE001 -- one line for the person, whatever broke
+        if not _alive(server):
+            raise BenchError(_not_running(server)) from None
         summary = getattr(exc, "summary", None) or str(exc).splitlines()[0]
         raise BenchError(f"cannot benchmark {getattr(server, 'name', 'the server')}: "
                          f"{summary}") from None
+
+
+def _not_running(server: Any) -> str:
+    name = getattr(server, "name", "server")
+    return f"server {name!r} is not running; start it (%sgl restart {name}) and try again"
 
 
 def _partial(progress: BenchProgress) -> dict[str, Any]:
@@ -152,7 +159,7 @@ def run_bench(
     options = (options or BenchOptions()).check()
     name = str(getattr(server, "name", "server"))
     if not _alive(server):
-        raise BenchError(f"server {name!r} is not running; start it (%sgl restart) and try again")
+        raise BenchError(_not_running(server))
     info = _model_info(server)
     tokenizer, note = (options.tokenizer, "given") if options.tokenizer else resolve_tokenizer(
         info, python)

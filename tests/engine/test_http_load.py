@@ -41,7 +41,7 @@ def test_idle_shapes(engine: EngineServer) -> None:
 
 def test_running_request_shows_then_idle_again(engine: EngineServer) -> None:
     body = {"text": "count:", "stream": True,
-            "sampling_params": {"max_new_tokens": 200, "temperature": 0, "ignore_eos": True}}
+            "sampling_params": {"max_new_tokens": 600, "temperature": 0, "ignore_eos": True}}
     done = threading.Event()
 
     def run() -> None:
@@ -62,7 +62,7 @@ def test_running_request_shows_then_idle_again(engine: EngineServer) -> None:
             busy_tokens.append(tokens)
         time.sleep(0.1)
     thread.join()
-    assert busy_loads, "a 200-token request never showed as running"
+    assert busy_loads, "a 600-token request never showed as running"
     assert max(row["num_used_tokens"] for row in busy_loads) > 0
     assert max(busy_tokens) > 0
     after = _loads(engine.url)["loads"][0]

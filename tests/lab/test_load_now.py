@@ -38,7 +38,7 @@ async def _servers(jp_fetch: Any) -> dict[str, Any]:
 
 async def test_the_rest_api_reads_idle_within_two_seconds(jp_fetch: Any, engine: Any) -> None:
     body = {"text": "Once upon a time", "stream": True,
-            "sampling_params": {"max_new_tokens": 160, "temperature": 0, "ignore_eos": True}}
+            "sampling_params": {"max_new_tokens": 600, "temperature": 0, "ignore_eos": True}}
     headers = {"Authorization": f"Bearer {engine.api_key}"}
 
     def run() -> None:
@@ -104,7 +104,7 @@ async def test_a_short_streamed_answer_shows_its_token_rate(
     """An answer the log gives no rate for (no decode line) still shows its token/s."""
     await _servers(jp_fetch)  # the first read of the token counts
     body = {"text": "Once upon a time", "stream": True,
-            "sampling_params": {"max_new_tokens": 160, "temperature": 0, "ignore_eos": True}}
+            "sampling_params": {"max_new_tokens": 1500, "temperature": 0, "ignore_eos": True}}
     streamed: list[str] = []
 
     def run() -> None:

@@ -7,7 +7,6 @@ import json
 import os
 import signal
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -111,7 +110,11 @@ def test_a_stopped_server_and_a_server_that_dies_mid_run(
 ) -> None:
     kernel.ok(f"%sgl launch {tiny_model_dir} --engine cpu --name victim", timeout=300)
     os.kill(_pid_of(kernel, "victim"), signal.SIGKILL)
-    time.sleep(1)
+    kernel.ok(  # until the kernel sees it gone (a loaded machine can take a moment)
+        "import time\nvictim = [s for s in sgl_notebook.servers() if s.name == 'victim'][0]\n"
+        "deadline = time.monotonic() + 30\n"
+        "while victim.is_alive() and time.monotonic() < deadline:\n    time.sleep(0.1)"
+    )
     stopped = kernel.run("%sgl bench victim --num-prompts 2")
     assert stopped.status == "error" and "not running" in stopped.error(), stopped.error()
 

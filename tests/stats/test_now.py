@@ -28,7 +28,7 @@ def server(tiny_model_dir: Path) -> Iterator[Any]:
         launched.stop()
 
 
-def _long_request(server: Any, tokens: int = 160) -> threading.Thread:
+def _long_request(server: Any, tokens: int = 600) -> threading.Thread:
     body = {"text": "Once upon a time", "stream": True,
             "sampling_params": {"max_new_tokens": tokens, "temperature": 0, "ignore_eos": True}}
 
