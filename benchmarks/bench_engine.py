@@ -140,13 +140,13 @@ def engine_ttft(engine: EngineProcess, prompt: list[int]) -> tuple[float, float]
         client.post(engine.url + "/flush_cache")
         for _ in range(2):
             started = time.perf_counter()
+            first = None
             with client.stream("POST", engine.url + "/generate", json=body) as res:
                 for line in res.iter_lines():
-                    if line.startswith("data:"):
-                        times.append(time.perf_counter() - started)
-                        break
-                for _ in res.iter_lines():
-                    pass
+                    if first is None and line.startswith("data:"):
+                        first = time.perf_counter() - started
+            assert first is not None, "no streamed event"
+            times.append(first)
     return times[0], times[1]
 
 
@@ -230,6 +230,7 @@ def run_llamacpp(args: argparse.Namespace, threads: int, tokenizer: Any) -> dict
                 progress(f"llama.cpp: {n} streams, round {r + 1}")
                 mine.append(engine_tps(engine, prompts[:n], args.tokens))
                 theirs.append(raw.generate(prompts[:n], args.tokens))
+                progress(f"   engine {mine[-1]:.1f} tok/s, raw {theirs[-1]:.1f} tok/s")
             out[f"engine_{n}"], out[f"raw_{n}"] = best(mine), best(theirs)
         ttfts = [engine_ttft(engine, long_prompt) for _ in range(args.rounds)]
         out["ttft_uncached"] = best([t[0] for t in ttfts], higher=False)

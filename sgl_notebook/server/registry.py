@@ -75,7 +75,9 @@ class ServerRecord:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ServerRecord:
         names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{key: value for key, value in data.items() if key in names})
+        values = {key: value for key, value in data.items() if key in names}
+        values["worker_ids"] = tuple(values.get("worker_ids") or ())  # JSON has lists
+        return cls(**values)
 
 
 def _default_runtime_dir() -> Path:

@@ -70,9 +70,9 @@ class LLGuidanceBackend(GrammarBackend):
             grammar = LLMatcher.grammar_from_lark(any_to_lark(text))
         else:
             raise ValueError(f"unsupported grammar kind {kind!r}")
-        error = LLMatcher.validate_grammar(grammar, self._compiler)
-        if error and not LLMatcher.is_validate_warning(error):
-            raise ValueError(error)
+        is_error, messages = LLMatcher.validate_grammar_with_warnings(grammar, self._compiler)
+        if is_error:
+            raise ValueError(messages[0] if messages else "invalid grammar")
         return grammar
 
     def _new_matcher(self, compiled: str) -> LLGuidanceMatcher:

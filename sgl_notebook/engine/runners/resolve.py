@@ -104,7 +104,21 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
+def idle_cores(cores: int) -> int:
+    """Cores not busy with other processes, from the 1-minute load average (ours counted out)."""
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return cores
+    return max(1, min(cores, round(cores - load + 1)))
+
+
 def thread_count() -> int:
-    """Compute threads: ``SGL_NOTEBOOK_NUM_THREADS`` or one per usable core."""
+    """Compute threads: ``SGL_NOTEBOOK_NUM_THREADS``, else one per idle core.
+
+    Compute threads wait for each other at every step; on cores other processes keep busy, a
+    descheduled thread stalls the rest, so busy cores are left out (on a shared 2-core machine
+    two threads ran several times slower than one).
+    """
     env = os.environ.get("SGL_NOTEBOOK_NUM_THREADS")
-    return max(1, int(env)) if env else usable_cores()
+    return max(1, int(env)) if env else idle_cores(usable_cores())

@@ -23,6 +23,7 @@ from ...core.runner import ModelLoadError
 from ..resolve import (
     DEFAULT_MODEL,
     INSTALL_HINT,
+    idle_cores,
     is_smollm2_alias,
     smollm2_gguf_path,
     usable_cores,
@@ -60,15 +61,6 @@ def cache_dir() -> Path:
 
 
 SMALL_MODEL_BYTES = 64 << 20  # below this, thread start-up costs more than it saves
-
-
-def idle_cores(cores: int) -> int:
-    """Cores not busy with other processes, from the 1-minute load average (ours counted out)."""
-    try:
-        load = os.getloadavg()[0]
-    except (AttributeError, OSError):
-        return cores
-    return max(1, min(cores, round(cores - load + 1)))
 
 
 def release_freed_tensors_promptly() -> None:
