@@ -94,13 +94,35 @@ def test_quickstart_runs_top_to_bottom_on_the_tiny_model(tiny_model_dir):
 def test_quickstart_with_smollm2_gives_real_answers():
     nb = _execute(NOTEBOOKS / "01_quickstart.ipynb", timeout=900)
     _check_saved_renderings(nb)
+    check_quickstart_answers(nb)
+
+
+def _answer(text: str, var: str) -> str:
+    """The value of ``⟦var: ...⟧`` in a program's plain-text rendering."""
+    return text.split(f"⟦{var}: ", 1)[1].split("⟧", 1)[0]
+
+
+def check_quickstart_answers(nb: Any) -> None:
+    """Every answer the quickstart's text relies on is right (SmolLM2, temperature 0): a model or
+    engine change that makes one wrong fails here, before a reader sees it."""
     assert "Paris" in _plain(_cell(nb, "%%sgl --max-tokens 48"))
     assert "Tokyo" in _plain(_cell(nb, "%%sgl --max-tokens 32"))
+    assert "Louvre" in _plain(_cell(nb, "%%sgl --session trip --max-tokens 40 --temperature 0 --"))
+    assert "Paris" in _plain(_cell(nb, "%%sgl --session trip --max-tokens 40 --temperature 0\n"))
     city = _plain(_cell(nb, "city.json"))
-    assert "'name'" in city and "'country'" in city
-    mood = _plain(_cell(nb, "%%sgl --choices")).splitlines()[0]
-    assert mood in ("positive", "negative")
-    assert re.match(r"[0-9]+\n", _plain(_cell(nb, "%%sgl --regex")))
+    assert "'Berlin'" in city and "germany" in city.lower(), city
+    assert _plain(_cell(nb, "%%sgl --choices")).splitlines()[0] == "positive"
+    assert _plain(_cell(nb, "%%sgl --regex")).startswith("1789\n")
+    assert "Paris" in _plain(_cell(nb, "%%sgl --logprobs"))
+    first = _plain(_cell(nb, "import sglang as sgl"))
+    assert "London" in _answer(first, "answer_1")
+    assert any(w in _answer(first, "answer_2") for w in ("Buckingham", "Big Ben", "Tower", "Eye"))
+    assert _answer(_plain(_cell(nb, "@sgl.function\ndef tool_use")), "tool") == "search engine"
+    batch = _plain(_cell(nb, "states = ")).split("[system]")
+    assert "Berlin" in _answer(batch[1], "answer_1") and "Berlin" in _answer(batch[1], "answer_2")
+    assert "Tokyo" in _answer(batch[2], "answer_1")
+    streamed = _plain(_cell(nb, "import sgl_notebook"))
+    assert "Paris" in _answer(streamed, "answer_1") and "Eiffel" in _answer(streamed, "answer_2")
 
 
 def _check_frontend_renderings(nb: Any) -> None:
@@ -112,7 +134,7 @@ def _check_frontend_renderings(nb: Any) -> None:
     assert 'data-var="sentiment"' in classify and "sentiment scores" in classify
     facts = _cell(nb, "@sgl.function\ndef facts")
     assert 'data-var="year"' in _html(facts) and 'data-var="card"' in _html(facts)
-    assert re.search(r"⟦year: [0-9]+⟧", _plain(facts))
+    assert re.search(r"⟦year: [0-9]{4}⟧", _plain(facts))
     tips = _html(_cell(nb, "@sgl.function\ndef tip_suggestion"))
     assert 'class="sgl-fork"' in tips
     assert 'data-var="summary' in tips  # labelled where it is, or named as empty
@@ -133,6 +155,19 @@ def test_frontend_notebook_runs_on_the_tiny_model(tiny_model_dir):
 def test_frontend_notebook_with_smollm2_gives_real_answers():
     nb = _execute(NOTEBOOKS / "02_frontend_language.ipynb", timeout=900)
     _check_frontend_renderings(nb)
-    assert "Paris" in _plain(_cell(nb, "import sglang as sgl"))
-    card = _plain(_cell(nb, "@sgl.function\ndef facts")).split("⟦card: ", 1)[1].split("⟧", 1)[0]
-    assert {"name", "country"} <= set(json.loads(card))
+    check_frontend_answers(nb)
+
+
+def check_frontend_answers(nb: Any) -> None:
+    """Every answer 02's text relies on is right (SmolLM2, temperature 0)."""
+    first = _plain(_cell(nb, "import sglang as sgl"))
+    assert "Paris" in _answer(first, "answer_1") and "Eiffel" in _answer(first, "answer_2")
+    assert _answer(_plain(_cell(nb, "@sgl.function\ndef classify")), "sentiment") == "negative"
+    facts = _plain(_cell(nb, "@sgl.function\ndef facts"))
+    assert _answer(facts, "year") == "1945"
+    card = json.loads(_answer(facts, "card"))
+    assert card["name"] == "Rome" and card["country"].lower() == "italy", card
+    batch = _plain(_cell(nb, "classify.run_batch")).split("[user]")[1:]
+    assert [_answer(b, "sentiment") for b in batch] == ["positive", "negative", "positive"]
+    streamed = _plain(_cell(nb, "import sgl_notebook"))
+    assert "Tokyo" in _answer(streamed, "answer_1") and "Tokyo" in _answer(streamed, "answer_2")
