@@ -78,6 +78,8 @@ class Scheduler:
         )
         self.log = log or logger.info
         self.on_step = on_step
+        # The runner's grammar backend outlives this scheduler; one passed in is ours to stop.
+        self._owns_grammar = grammar is not None
         if grammar is None and self.config.enable_grammar:
             grammar = runner.grammar_backend()
         self.grammar = grammar
@@ -183,7 +185,7 @@ class Scheduler:
                 self._on_exception(exc)
             self._update_stats()
         self._abort_everything(abort_reason("The server is shutting down."))
-        if self.grammar is not None:
+        if self.grammar is not None and self._owns_grammar:
             self.grammar.shutdown()
 
     def _emit(self, state: RequestState) -> None:

@@ -88,6 +88,7 @@ class LlamaCppRunner:
             prefix_cache_tokens, max_entries=CACHE_SEQS, on_evict=self._free_cache_seq
         )
         self._grammar: Any = None
+        self._all_grammars: list[Any] = []
 
     # -- sequences ------------------------------------------------------------------------------
     def _new_seq(self, state: RequestState) -> int:
@@ -217,14 +218,18 @@ class LlamaCppRunner:
         if self._grammar is None or fresh:
             from ...core.grammar_llguidance import LLGuidanceBackend
 
-            self._grammar = LLGuidanceBackend(
+            backend = LLGuidanceBackend(
                 self.gguf.vocab, self.n_vocab, self.info.eos_token_ids, start=False
             )
+            self._all_grammars.append(backend)
+            if not fresh:
+                self._grammar = backend
+            return backend
         return self._grammar
 
     def close(self) -> None:
-        if self._grammar is not None:
-            self._grammar.shutdown(wait_for_init=30.0)  # it reads the vocabulary freed below
+        for backend in self._all_grammars:
+            backend.shutdown(wait_for_init=30.0)  # it reads the vocabulary freed below
         if self.ctx:
             self._lib.llama_batch_free(self.batch)
             self._lib.llama_free(self.ctx)

@@ -111,7 +111,10 @@ class TransformersRunner:
         if self._grammar is None or fresh:
             from ...core.grammar_xgrammar import XGrammarBackend
 
-            self._grammar = XGrammarBackend(self.tokenizer, self.info.vocab_size, start=False)
+            backend = XGrammarBackend(self.tokenizer, self.info.vocab_size, start=False)
+            if fresh:
+                return backend
+            self._grammar = backend
         return self._grammar
 
     def close(self) -> None:
