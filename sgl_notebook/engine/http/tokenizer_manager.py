@@ -107,6 +107,12 @@ class GenerationManager:
         if loop is not None and not loop.is_closed():
             loop.call_soon_threadsafe(self._on_output, out)
 
+    def _final_callback(self, out: RequestOutput) -> None:
+        """For requests nobody watches step by step (not streamed, no metrics timer): only the
+        last output wakes the event loop, which then takes no CPU from the decode threads."""
+        if out.finished:
+            self._callback(out)
+
     def _on_output(self, out: RequestOutput) -> None:
         self.last_receive_time = time.time()
         state = self.states.get(out.rid)
@@ -175,7 +181,8 @@ class GenerationManager:
         self.states[item.rid] = state
         if self.loop is None:
             self.loop = asyncio.get_running_loop()
-        self.scheduler.submit(req, self._callback)
+        every_step = req.stream or state.timer is not None
+        self.scheduler.submit(req, self._callback if every_step else self._final_callback)
         return state
 
     # -- waiting ---------------------------------------------------------------------------------
