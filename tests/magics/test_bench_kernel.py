@@ -20,12 +20,15 @@ SMALL = "--num-prompts 3 --input-len 8 --output-len 4 --max-concurrency 2"
 LONG = "--num-prompts 400 --input-len 8 --output-len 64 --max-concurrency 1"
 
 
-def bench_processes() -> list[psutil.Process]:
+def bench_processes(kernel: KernelSession) -> list[psutil.Process]:
+    """bench_serving processes the kernel started (other suites on the machine may run theirs)."""
     found = []
-    for process in psutil.process_iter(["cmdline"]):
-        with_bench = "sglang.bench_serving" in " ".join(process.info["cmdline"] or [])
-        if with_bench:
-            found.append(process)
+    for process in psutil.Process(kernel.manager.provisioner.pid).children(recursive=True):
+        try:
+            if "sglang.bench_serving" in " ".join(process.cmdline()):
+                found.append(process)
+        except psutil.NoSuchProcess:
+            continue
     return found
 
 
@@ -73,7 +76,7 @@ def test_a_real_bench_shows_progress_and_returns_the_result(kernel: KernelSessio
     completed, rows, columns, *flags = json.loads(out)
     assert (completed, rows) == (3, 3) and all(flags)
     assert columns == ["input_len", "output_len", "ttft_ms", "itl_ms", "e2e_ms", "error"]
-    assert not bench_processes()
+    assert not bench_processes(kernel)
 
 
 def test_compare_runs_the_same_load_on_two_servers(kernel: KernelSession) -> None:
@@ -102,7 +105,7 @@ def test_bad_input_is_one_line_and_the_kernel_lives(
     assert execution.status == "error" and message in execution.error()
     assert "Traceback" not in execution.stdout()
     assert kernel.ok("print(6 * 7)").stdout().strip() == "42"
-    assert not bench_processes()
+    assert not bench_processes(kernel)
 
 
 def test_a_stopped_server_and_a_server_that_dies_mid_run(
@@ -131,7 +134,7 @@ def test_a_stopped_server_and_a_server_that_dies_mid_run(
     died = kernel.collect(kernel.submit(f"%sgl bench victim2 {LONG}"), 400, kill_when_running)
     assert killed.is_set()
     assert died.status == "error" and "stopped during the benchmark" in died.error()
-    assert not bench_processes()
+    assert not bench_processes(kernel)
     assert kernel.ok("print('alive')").stdout().strip() == "alive"
 
 
@@ -150,6 +153,6 @@ def test_an_interrupt_shows_the_partial_summary(kernel: KernelSession) -> None:
     assert execution.status == "ok", execution.error()
     assert "interrupted" in execution.stdout()
     assert "interrupted: partial summary" in _html(execution)
-    assert not bench_processes()
+    assert not bench_processes(kernel)
     out = kernel.ok("print(partial.interrupted, partial.summary['completed'] < 400)").stdout()
     assert out.split() == ["True", "True"]
