@@ -25,9 +25,12 @@ import requests
 from tests.lab.lab_process import LabProcess
 from tests.magics.test_notebooks import (
     NOTEBOOKS,
+    _check_frontend_renderings,
     _check_saved_renderings,
     _execute,
+    check_frontend_answers,
     check_quickstart_answers,
+    check_scheduler_notebook,
 )
 
 REPO = Path(__file__).resolve().parents[1]
@@ -135,10 +138,10 @@ def test_binder_lab_serves_the_extension_and_its_api(binder_lab: LabProcess) -> 
     assert servers.status_code == 200 and "servers" in servers.json()
 
 
-@pytest.mark.smollm
-def test_the_quickstart_runs_in_the_binder_environment(
+def _binder_kernel(
     binder_env: BinderEnv, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+) -> str:
+    """A kernel of the Binder environment's python, named ``sgl-binder``."""
     kernels = tmp_path / "kernels"
     _run(
         [binder_env.python, "-m", "ipykernel", "install", "--prefix", str(kernels),
@@ -147,6 +150,28 @@ def test_the_quickstart_runs_in_the_binder_environment(
     )
     monkeypatch.setenv("JUPYTER_PATH", str(kernels / "share" / "jupyter"))
     monkeypatch.setenv("SGL_NOTEBOOK_CACHE_DIR", binder_env.env["SGL_NOTEBOOK_CACHE_DIR"])
-    nb = _execute(NOTEBOOKS / "01_quickstart.ipynb", timeout=900, kernel_name="sgl-binder")
+    return "sgl-binder"
+
+
+@pytest.mark.smollm
+def test_the_quickstart_runs_in_the_binder_environment(
+    binder_env: BinderEnv, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kernel = _binder_kernel(binder_env, tmp_path, monkeypatch)
+    nb = _execute(NOTEBOOKS / "01_quickstart.ipynb", timeout=900, kernel_name=kernel)
     _check_saved_renderings(nb)
     check_quickstart_answers(nb)
+
+
+@pytest.mark.smollm
+def test_the_other_tutorials_run_in_the_binder_environment(
+    binder_env: BinderEnv, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kernel = _binder_kernel(binder_env, tmp_path, monkeypatch)
+    frontend = _execute(NOTEBOOKS / "02_frontend_language.ipynb", timeout=900, kernel_name=kernel)
+    _check_frontend_renderings(frontend)
+    check_frontend_answers(frontend)
+    scheduler = _execute(
+        NOTEBOOKS / "03_watch_the_scheduler.ipynb", timeout=900, kernel_name=kernel
+    )
+    check_scheduler_notebook(scheduler)

@@ -171,3 +171,51 @@ def check_frontend_answers(nb: Any) -> None:
     assert [_answer(b, "sentiment") for b in batch] == ["positive", "negative", "positive"]
     streamed = _plain(_cell(nb, "import sgl_notebook"))
     assert "Tokyo" in _answer(streamed, "answer_1") and "Tokyo" in _answer(streamed, "answer_2")
+
+
+def _number(pattern: str, text: str) -> float:
+    found = re.search(pattern, text)
+    assert found, f"{pattern!r} not in {text!r}"
+    return float(found.group(1))
+
+
+def check_scheduler_notebook(nb: Any) -> None:
+    """03's comparisons are the measured results: every number in its sentences is the one its
+    BenchResults and the servers' stats hold, and every server is gone at the end."""
+    bench = _cell(nb, "%sgl bench --dataset shared-prefix")
+    assert 'class="sgl-bench-progress"' in _html(bench)
+    assert any("image/png" in o.get("data", {}) for o in bench.outputs)  # the live dashboard
+    reading = _plain(_cell(nb, "import sgl_notebook"))
+    assert _number(r"At most (\d+) requests ran at once", reading) == 2  # --max-running-requests
+    assert _number(r"and (\d+) waited", reading) >= 1  # 8 requests, 4 in flight, 2 slots
+    assert _number(r"(\d+)% of the prompt tokens", reading) > 0  # shared prefixes hit the cache
+    compare = _cell(nb, "%sgl bench --compare radix-on radix-off")
+    assert "radix-on" in _html(compare) and "radix-off" in _html(compare)
+    sentence = _plain(_cell(nb, "on, off = cache_cmp"))
+    on_ttft = _number(r"median time to first token was ([0-9.]+) s", sentence)
+    off_ttft = _number(r"against ([0-9.]+) s without it", sentence)
+    assert on_ttft > 0 and off_ttft > 0
+    table = _html(_cell(nb, "import pandas as pd"))
+    assert "round_robin" in table and "cache_aware" in table and "cache hit %" in table
+    split = _plain(_cell(nb, "def hit_rate"))
+    rr = [int(n) for n in re.search(r"round_robin sent (\d+), (\d+)", split).groups()]
+    ca = [int(n) for n in re.search(r"cache_aware (\d+), (\d+)", split).groups()]
+    assert sum(rr) >= 8 and sum(ca) >= 8  # every request of the load went to a worker
+    assert abs(rr[0] - rr[1]) <= 1  # round_robin takes turns
+    assert "No servers" in _plain(_cell(nb, "%sgl list"))  # the kernel knows none still running
+
+
+@pytest.mark.smollm
+@pytest.mark.timeout(1800)  # ~3 min on an idle 2-core machine; much more when it is shared
+def test_scheduler_notebook_measures_what_it_says():
+    nb = _execute(NOTEBOOKS / "03_watch_the_scheduler.ipynb", timeout=900)
+    check_scheduler_notebook(nb)
+    launched = [
+        int(pid)
+        for cell in nb.cells
+        if cell.cell_type == "code" and cell.source.startswith("%sgl launch")
+        for pid in re.findall(r"pid: (\d+)", _plain(cell))
+    ]
+    assert len(launched) == 4  # two servers, two routers
+    for pid in launched:  # other sessions on this machine run SmolLM2 too: only ours are checked
+        assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
