@@ -163,7 +163,9 @@ def run_bench(
     info = _model_info(server)
     tokenizer, note = (options.tokenizer, "given") if options.tokenizer else resolve_tokenizer(
         info, python)
-    backend = options.backend or backend_for(str(getattr(server, "engine", "sglang")))
+    backend = options.backend or backend_for(
+        str(getattr(server, "engine", "sglang")), behind_router=hasattr(server, "workers")
+    )
     model = getattr(server, "model", None) or info.get("model_path")
     with tempfile.TemporaryDirectory(prefix="sgl-bench-") as work:
         out_file = str(Path(work) / "result.jsonl")

@@ -119,10 +119,18 @@ def options_from(load: dict[str, Any]) -> BenchOptions:
     return BenchOptions(**load).check()
 
 
-def backend_for(engine: str) -> str:
+def backend_for(engine: str, behind_router: bool = False) -> str:
     """bench_serving's backend for our engine names (SGLang's native /generate for the CPU
-    engine too: it speaks SGLang's protocol)."""
-    return "vllm" if engine == "vllm" else "sglang"
+    engine too: it speaks SGLang's protocol).
+
+    Behind SGLang's router the OpenAI completions route is used: bench_serving's ``sglang*``
+    backends end by reading ``internal_states`` from ``/get_server_info``, which the router's
+    answer lacks.
+
+    >>> backend_for("cpu"), backend_for("vllm"), backend_for("cpu", behind_router=True)
+    ('sglang', 'vllm', 'vllm')
+    """
+    return "vllm" if engine == "vllm" or behind_router else "sglang"
 
 
 def bench_argv(
