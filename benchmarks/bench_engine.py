@@ -42,7 +42,15 @@ PROMPTS = [
     "Tell me about the history of the printing press.",
     "Why is the sky blue?",
     "Give advice to someone learning to cook.",
-]
+    "How do plants make their food?",
+    "Describe the water cycle in simple words.",
+    "What should I pack for a day at the beach?",
+    "Explain what a prime number is.",
+    "Write a haiku about the sea.",
+    "How does a refrigerator keep food cold?",
+    "Tell me a fact about elephants.",
+    "Why do leaves change colour in autumn?",
+]  # 16 different prompts: identical ones would be computed once by the engine
 PARAGRAPH = (
     "The river runs through the old city, past the market, the library and the station. "
     "People walk along its banks in the morning and sit by the water in the evening. "

@@ -106,7 +106,7 @@ ENGINES: dict[str, EngineSpec] = {
     ),
     "cpu": EngineSpec(
         "cpu", "cpu", "/health_generate", (30000, 40000),
-        ("sgl_notebook.engine", "torch", "transformers", "fastapi", "uvicorn"),
+        ("sgl_notebook.engine", "llama_cpp", "llguidance", "fastapi", "uvicorn"),
         "pip install 'sgl-notebook[engine]'",
     ),
 }

@@ -83,3 +83,21 @@ def test_two_processes_converting_at_once_both_succeed(tmp_path: Path) -> None:
     assert outputs == [str(folder), str(folder)]
     assert (folder / "config.json").is_file() and (folder / "model.safetensors").is_file()
     assert sorted(p.name for p in tmp_path.iterdir()) == [folder.name]  # no staging left over
+
+
+def test_a_folder_without_torch_installed_names_the_extra(
+    monkeypatch: pytest.MonkeyPatch, tiny_model_dir: Path
+) -> None:
+    import importlib.util
+
+    from sgl_notebook.engine.core.runner import ModelLoadError as RunnerError
+    from sgl_notebook.engine.runners.loader import load_runner
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "torch" else real_find_spec(name, *a),
+    )
+    with pytest.raises(RunnerError, match=r"pip install 'sgl-notebook\[transformers\]'"):
+        load_runner(str(tiny_model_dir))

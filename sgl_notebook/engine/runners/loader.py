@@ -4,8 +4,10 @@ GGUF path never imports torch, transformers or xgrammar."""
 
 from __future__ import annotations
 
+import importlib.util
 from typing import Any
 
+from ..core.runner import ModelLoadError
 from .resolve import LLAMA_CPP, choose_model
 
 DEFAULT_MAX_TOTAL_TOKENS_GGUF = 8192  # llama.cpp allocates the KV cells up front
@@ -47,6 +49,12 @@ def load_runner(
         except BaseException:
             gguf.close()
             raise
+    missing = [m for m in ("torch", "transformers") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise ModelLoadError(
+            f"'{model_path}' runs on the transformers runner, which needs {' and '.join(missing)}"
+            ": pip install 'sgl-notebook[transformers]' (GGUF files run on llama.cpp without it)."
+        )
     from .transformers.model import load_model
     from .transformers.runner import TransformersRunner
 
