@@ -19,12 +19,12 @@ from starlette.background import BackgroundTask
 
 from sgl_notebook.protocol.sse import DONE_EVENT
 
+from ..core.types import GenerationRequest, RequestOutput, SamplingParams
 from ..runners.transformers.embedding import embedding_meta
+from .engine_state import EngineState
 from .generate_input import GenerateReqInput, new_rid
 from .json_response import SafeJSONResponse, sse_event
 from .openai_protocol import ModelCard, ModelList
-from .engine_state import EngineState
-from ..core.types import GenerationRequest, RequestOutput, SamplingParams
 
 logger = logging.getLogger("sgl_notebook.engine")
 router = APIRouter()

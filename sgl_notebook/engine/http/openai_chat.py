@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import Request
 
 from .chat_template import render_chat_prompt
+from .engine_state import EngineState
 from .generate_input import GenerateReqInput
 from .openai_protocol import (
     ChatCompletionRequest,
@@ -25,7 +26,6 @@ from .openai_protocol import (
     to_openai_logprobs,
 )
 from .openai_serving import common_sampling, finish_of, stream_usage, streaming_error, usage_of
-from .engine_state import EngineState
 
 
 def chat_to_generate(st: EngineState, req: ChatCompletionRequest) -> GenerateReqInput:

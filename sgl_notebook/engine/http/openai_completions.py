@@ -9,6 +9,7 @@ from typing import Any
 
 from fastapi import Request
 
+from .engine_state import EngineState
 from .generate_input import GenerateReqInput
 from .openai_protocol import (
     CompletionRequest,
@@ -19,7 +20,6 @@ from .openai_protocol import (
     to_openai_logprobs,
 )
 from .openai_serving import common_sampling, finish_of, stream_usage, streaming_error, usage_of
-from .engine_state import EngineState
 
 
 def completion_to_generate(req: CompletionRequest) -> GenerateReqInput:

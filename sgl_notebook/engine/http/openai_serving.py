@@ -9,10 +9,10 @@ from typing import Any
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 
+from .engine_state import EngineState
 from .generate_input import GenerateReqInput
 from .json_response import SafeJSONResponse
 from .openai_protocol import ChatCompletionRequest, CompletionRequest, ErrorResponse, UsageInfo
-from .engine_state import EngineState
 
 
 async def validate_json_request(raw_request: Request) -> None:
