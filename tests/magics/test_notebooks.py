@@ -186,7 +186,8 @@ def check_scheduler_notebook(nb: Any) -> None:
     assert 'class="sgl-bench-progress"' in _html(bench)
     assert any("image/png" in o.get("data", {}) for o in bench.outputs)  # the live dashboard
     reading = _plain(_cell(nb, "import sgl_notebook"))
-    assert _number(r"At most (\d+) requests ran at once", reading) == 2  # --max-running-requests
+    at_once = _number(r"At most (\d+) requests ran at once", reading)
+    assert at_once in (1, 2)  # never past --max-running-requests 2
     assert _number(r"and (\d+) waited", reading) >= 1  # 8 requests, 4 in flight, 2 slots
     assert _number(r"(\d+)% of the prompt tokens", reading) > 0  # shared prefixes hit the cache
     compare = _cell(nb, "%sgl bench --compare radix-on radix-off")
