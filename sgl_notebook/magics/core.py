@@ -264,9 +264,8 @@ class SglMagics(Magics):
     def _launch(self, spec: LaunchSpec) -> ServerCard | None:
         if spec.replicas is not None or spec.router_policy is not None:
             return router_magic.launch_group(self, spec)  # type: ignore[func-returns-value]
-        import sgl_notebook
         from sgl_notebook.server.engines import resolve_engine
-        from sgl_notebook.server.errors import LaunchError, SglNotebookError
+        from sgl_notebook.server.errors import SglNotebookError
 
         engine = spec.engine or self.default_engine
         try:
@@ -296,25 +295,10 @@ class SglMagics(Magics):
         }
         if spec.python:
             kwargs["python"] = spec.python
-        before = server_ops.own_record_ids()
-        try:
-            view.start()
-            server = sgl_notebook.launch(spec.model, **kwargs)
-        except KeyboardInterrupt:
-            # the launcher stops a half-started server itself; make sure, then say so once
-            server_ops.stop_new_own_records(before)
-            view.cancelled("nothing left running")
-            raise LaunchCancelledError("launch cancelled; nothing left running") from None
-        except LaunchError as exc:
-            view.failed(exc)
-            tail = "\n" + "\n".join(exc.log_tail[-15:]) if mode == "text" and exc.log_tail else ""
-            hint = f" What to do: {exc.hint}" if exc.hint else ""
-            raise LaunchFailedError(
-                f"The server did not start: {exc.reason}.{hint}{tail}"
-            ) from None
-        except (SglNotebookError, ValueError, OSError) as exc:
-            view.discard()  # a mistake in the request: the one-line error says it all
-            raise SglUsageError(f"%sgl launch: {exc}") from None
+        tail_lines = 15 if mode == "text" else 0
+        server = server_ops.launch_with_view(
+            view, spec.model, kwargs, subject="server", tail_lines=tail_lines
+        )
         self.book.add(server)
         self._set_frontend_backend(server)
         view.succeeded(server)

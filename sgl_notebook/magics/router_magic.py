@@ -10,7 +10,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from sgl_notebook.magics.errors import LaunchCancelledError, LaunchFailedError, SglUsageError
+from sgl_notebook.magics.errors import LaunchFailedError, SglUsageError
 
 __all__ = ["RouterSpec", "launch_group", "front_servers"]
 
@@ -27,12 +27,11 @@ class RouterSpec:
 
 def launch_group(magics: Any, spec: Any) -> None:
     """Start ``spec.replicas`` workers and the router; the group becomes the current server."""
-    import sgl_notebook
     from sgl_notebook.display.router_view import GroupLaunchView
     from sgl_notebook.display.stream_view import frontend_mode
     from sgl_notebook.magics import server_ops
     from sgl_notebook.server.engines import resolve_engine
-    from sgl_notebook.server.errors import LaunchError, SglNotebookError
+    from sgl_notebook.server.errors import SglNotebookError
 
     engine = spec.engine or magics.default_engine
     try:
@@ -54,21 +53,7 @@ def launch_group(magics: Any, spec: Any) -> None:
     }
     if spec.python:
         kwargs["python"] = spec.python
-    before = server_ops.own_record_ids()
-    try:
-        view.start()
-        group = sgl_notebook.launch(spec.model, **kwargs)
-    except KeyboardInterrupt:
-        server_ops.stop_new_own_records(before)
-        view.cancelled("nothing left running")
-        raise LaunchCancelledError("launch cancelled; nothing left running") from None
-    except LaunchError as exc:
-        view.failed(exc)
-        hint = f" What to do: {exc.hint}" if exc.hint else ""
-        raise LaunchFailedError(f"The servers did not start: {exc.reason}.{hint}") from None
-    except (SglNotebookError, ValueError, OSError) as exc:
-        view.discard()
-        raise SglUsageError(f"%sgl launch: {exc}") from None
+    group = server_ops.launch_with_view(view, spec.model, kwargs, subject="servers")
     _make_current(magics, group)
     view.succeeded(group)
 

@@ -163,6 +163,44 @@ def stop_new_own_records(before: set[str]) -> None:
             stop_record(record, timeout=5.0)
 
 
+def launch_with_view(
+    view: Any, model: str | None, kwargs: dict[str, Any], *, subject: str, tail_lines: int = 0
+) -> Any:
+    """``sgl_notebook.launch(model, **kwargs)`` with ``view`` following it; every way it can end
+    badly becomes one magic error (``subject``: "server" or "servers"; ``tail_lines`` of the log
+    go into the message, for views that cannot show them).
+
+    An interrupt stops whatever this process launched meanwhile and says so once.
+    """
+    import sgl_notebook
+    from sgl_notebook.magics.errors import (
+        LaunchCancelledError,
+        LaunchFailedError,
+        SglUsageError,
+    )
+    from sgl_notebook.server.errors import LaunchError, SglNotebookError
+
+    before = own_record_ids()
+    try:
+        view.start()
+        return sgl_notebook.launch(model, **kwargs)
+    except KeyboardInterrupt:
+        # the launcher stops a half-started server itself; make sure, then say so once
+        stop_new_own_records(before)
+        view.cancelled("nothing left running")
+        raise LaunchCancelledError("launch cancelled; nothing left running") from None
+    except LaunchError as exc:
+        view.failed(exc)
+        tail = "\n" + "\n".join(exc.log_tail[-tail_lines:]) if tail_lines and exc.log_tail else ""
+        hint = f" What to do: {exc.hint}" if exc.hint else ""
+        raise LaunchFailedError(
+            f"The {subject} did not start: {exc.reason}.{hint}{tail}"
+        ) from None
+    except (SglNotebookError, ValueError, OSError) as exc:
+        view.discard()  # a mistake in the request: the one-line error says it all
+        raise SglUsageError(f"%sgl launch: {exc}") from None
+
+
 class FoldedLog:
     """The last log lines of a server, folded (``<details>``) so an error stays readable."""
 

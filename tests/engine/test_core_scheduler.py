@@ -70,7 +70,7 @@ def run(sched: Scheduler, *reqs: GenerationRequest) -> list[Any]:
     return [c.final for c in generate_blocking(sched, list(reqs), timeout=TIMEOUT)]
 
 
-def greedy_twins(loaded: Any) -> dict[str, Any]:
+def greedy_twins() -> dict[str, Any]:
     """Request options for outputs that ``same_greedy`` can compare on any runner."""
     return {"ignore_eos": True, **TWIN_OPTIONS}
 
@@ -86,7 +86,7 @@ def test_batched_greedy_equals_solo(
     sched, lines = engine
     lengths = [30, 12, 25, 6]  # rows leave the batch at different steps
     prompts = [ids_of(loaded, p) for p in PROMPTS]
-    twins = greedy_twins(loaded)
+    twins = greedy_twins()
     solo = [
         run(sched, request(p, max_new_tokens=n, **twins))[0]
         for p, n in zip(prompts, lengths, strict=True)
@@ -108,7 +108,7 @@ def test_join_running_batch_mid_run(
 ) -> None:
     sched, _ = engine
     a, b, c = (ids_of(loaded, p) for p in PROMPTS[1:])
-    twins = greedy_twins(loaded)
+    twins = greedy_twins()
     solo = [run(sched, request(p, max_new_tokens=20, **twins))[0] for p in (a, b, c)]
     started = threading.Event()
     first = CollectedOutput("first", time.perf_counter())
@@ -263,7 +263,7 @@ def test_prefix_cache_reports_hits_and_keeps_output(
     )[0]
     assert again.cached_tokens == first.prompt_tokens - 1
     assert again.output_ids == first.output_ids
-    twins = greedy_twins(loaded)
+    twins = greedy_twins()
     other = run(
         sched, request(shared + ids_of(loaded, " mountain city"), max_new_tokens=10, **twins)
     )[0]

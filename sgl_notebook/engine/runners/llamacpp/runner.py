@@ -170,7 +170,7 @@ class LlamaCppRunner:
             starts[u] = min(starts.get(u, s.logprob_start), s.logprob_start)
         tokens: list[_Token] = []
         out_rows: dict[int, tuple[int, int]] = {}  # unique row -> (first output row, count)
-        new_tokens = 0
+        new_tokens = n_out = 0
         for u, start in starts.items():
             state, prompt = states[u], states[u].req.input_ids
             seq = self._new_seq(state)
@@ -178,12 +178,14 @@ class LlamaCppRunner:
             if hit.handle is not None:
                 self._lib.llama_memory_seq_cp(self.memory, hit.handle, seq, 0, hit.length)
             state.cached_tokens = hit.length
-            first_out = sum(t.logits for t in tokens)
-            wants_prompt = state.req.return_logprob and start < len(prompt) - 1
+            first_out = n_out
+            # Any member of the group asking for input logprobs lowers ``start`` below n - 1.
+            wants_prompt = start < len(prompt) - 1
             for pos in range(hit.length, len(prompt)):
                 flagged = pos == len(prompt) - 1 or (wants_prompt and pos >= start)
                 tokens.append(_Token(prompt[pos], pos, seq, flagged))
-            out_rows[u] = (first_out, sum(t.logits for t in tokens) - first_out)
+                n_out += flagged
+            out_rows[u] = (first_out, n_out - first_out)
             new_tokens += len(prompt) - hit.length
         logits = self._run(tokens)
         last = np.empty((len(states), self.n_vocab), dtype=np.float32)
