@@ -84,7 +84,6 @@ def binder_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BinderEnv]:
         "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}",
         "VIRTUAL_ENV": str(venv),
         "SGL_NOTEBOOK_PIP_CACHE": "1",
-        "SGL_NOTEBOOK_TORCH_INDEX": "",
         "SGL_NOTEBOOK_CACHE_DIR": str(base / "models"),  # nothing may be converted here
     }
     env.pop("PYTHONPATH", None)
@@ -98,7 +97,7 @@ def binder_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BinderEnv]:
         shutil.rmtree(base, ignore_errors=True)
 
 
-def test_postbuild_installs_the_package_the_extension_and_llama_cpp(
+def test_postbuild_installs_the_package_the_extension_and_llama_cpp_without_torch(
     binder_env: BinderEnv,
 ) -> None:
     # installed into the venv (a wheel built from the copy, labextension included)
@@ -108,6 +107,11 @@ def test_postbuild_installs_the_package_the_extension_and_llama_cpp(
         binder_env.venv, binder_env.env, 120,  # not from the copy's folder: from the venv
     )
     assert str(binder_env.venv) in where, where
+    no_torch = subprocess.run(
+        [binder_env.python, "-c", "import torch"], env=binder_env.env, capture_output=True,
+        text=True, check=False, timeout=120,
+    )
+    assert no_torch.returncode != 0 and "No module named 'torch'" in no_torch.stderr
     assert "model: " in binder_env.build_log and ".gguf" in binder_env.build_log
     converted = Path(binder_env.env["SGL_NOTEBOOK_CACHE_DIR"])
     assert not converted.exists() or not any(converted.iterdir())  # the GGUF is used as it is

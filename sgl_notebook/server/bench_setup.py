@@ -17,6 +17,7 @@ import hashlib
 import importlib.util
 import math
 import os
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -182,26 +183,32 @@ def _smollm2_gguf() -> Path | None:
 
 
 def gguf_tokenizer_folder(gguf: Path, python: str | None = None) -> Path:
-    """A Hugging Face tokenizer folder for a GGUF file, built once into the cache."""
+    """A Hugging Face tokenizer folder for a GGUF file, built once into the cache (no torch:
+    ``gguf_tokenizer.py`` runs in ``python``, which needs transformers)."""
     stat = gguf.stat()
     key = hashlib.sha1(f"{gguf.resolve()}:{stat.st_size}:{stat.st_mtime}".encode()).hexdigest()
     folder = tokenizer_cache_dir() / f"{gguf.stem}-{key[:12]}"
     if (folder / "tokenizer_config.json").is_file():
         return folder
     folder.parent.mkdir(parents=True, exist_ok=True)
-    code = (
-        "import sys\nfrom transformers import AutoTokenizer\n"
-        "AutoTokenizer.from_pretrained(sys.argv[1], gguf_file=sys.argv[2])"
-        ".save_pretrained(sys.argv[3])\n"
-    )
+    partial = folder.with_name(f"{folder.name}.partial-{os.getpid()}")
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_VERBOSITY": "error"}
-    done = subprocess.run(
-        [python or sys.executable, "-c", code, str(gguf.parent), gguf.name, str(folder)],
-        capture_output=True, text=True, env=env, timeout=300, check=False,
-    )
-    if done.returncode != 0 or not (folder / "tokenizer_config.json").is_file():
-        tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        raise BenchError(f"could not build a tokenizer folder from {gguf.name}: {tail}")
+    try:
+        done = subprocess.run(
+            [python or sys.executable, str(Path(__file__).with_name("gguf_tokenizer.py")),
+             str(gguf), str(partial)],
+            capture_output=True, text=True, env=env, timeout=300, check=False,
+        )
+        if done.returncode != 0 or not (partial / "tokenizer_config.json").is_file():
+            tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
+            raise BenchError(f"could not build a tokenizer folder from {gguf.name}: {tail}")
+        try:
+            partial.rename(folder)
+        except OSError:  # another process built it at the same time
+            if not (folder / "tokenizer_config.json").is_file():
+                raise
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
     return folder
 
 
