@@ -8,9 +8,11 @@ saved notebook (or nbconvert) keeps. The figure is drawn with matplotlib's Agg c
 private ``Figure`` (no pyplot global state), on a transparent background with mid-grey text so
 it reads in light and dark themes. Several servers are overlaid, one colour per server.
 
-A "server" here is anything with ``stats`` (a :class:`~sgl_notebook.stats.ServerStats`),
-``name``, ``url``, ``api_key`` and ``is_alive()``; when ``url`` serves ``/metrics`` the
-dashboard scrapes it and adds time-to-first-token and inter-token latency panels.
+A server here is a :class:`~sgl_notebook.server.protocols.NotebookServer`, of which the
+dashboard reads ``stats`` (a :class:`~sgl_notebook.stats.ServerStats`), ``name``, ``url``,
+``api_key`` and ``is_alive()`` (so any object with those is drawn too); when ``url`` serves
+``/metrics`` the dashboard scrapes it and adds time-to-first-token and inter-token latency
+panels.
 """
 
 from __future__ import annotations
@@ -20,13 +22,16 @@ import threading
 import time
 import uuid
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from sgl_notebook.display.dashboard_marks import SPEC_PANELS, EventMarks, mark_short_series
 from sgl_notebook.stats import MetricsScraper, ServerStats
 from sgl_notebook.stats.window import SeriesWindow, summary_line
 
-__all__ = ["Dashboard", "DashboardServer", "dashboard", "PANELS", "METRICS_PANELS"]
+if TYPE_CHECKING:
+    from sgl_notebook.server.protocols import NotebookServer
+
+__all__ = ["Dashboard", "dashboard", "PANELS", "METRICS_PANELS"]
 
 # (title, y label, [(field, line style, label)], scale applied to values)
 _Panel = tuple[str, str, tuple[tuple[str, str, str], ...], float]
@@ -50,24 +55,6 @@ _METRICS_FIELDS = tuple(f for panel in METRICS_PANELS for f, _, _ in panel[2])
 _SPEC_FIELDS = tuple(f for panel in SPEC_PANELS for f, _, _ in panel[2])
 _TEXT = "#888888"  # mid-grey reads on white and on JupyterLab's dark theme
 _COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2")
-
-
-class DashboardServer(Protocol):
-    """What the dashboard needs from a server (``Server``, a remote connection, a test stub)."""
-
-    @property
-    def name(self) -> str: ...
-
-    @property
-    def url(self) -> str | None: ...
-
-    @property
-    def api_key(self) -> str | None: ...
-
-    @property
-    def stats(self) -> ServerStats: ...
-
-    def is_alive(self) -> bool: ...
 
 
 def _nice_ceiling(value: float) -> float:
@@ -234,7 +221,7 @@ class Dashboard:
 
     def __init__(
         self,
-        servers: Sequence[DashboardServer],
+        servers: Sequence[NotebookServer],
         *,
         interval: float = 1.0,
         window: float = 300.0,
@@ -256,7 +243,7 @@ class Dashboard:
         if window <= 0:
             raise ValueError(f"window is the seconds of history shown, above 0; got {window}")
         self.servers = list(servers)
-        self.names = [str(getattr(s, "name", f"server {i}")) for i, s in enumerate(servers)]
+        self.names = [str(s.name) for s in servers]
         self.interval = float(interval)
         self.window = float(window)
         self.max_cpu = max_cpu
@@ -269,7 +256,7 @@ class Dashboard:
         self.error: BaseException | None = None
         self._series = [SeriesWindow(_FIELDS, self.window) for _ in servers]
         self._scrapers = [
-            MetricsScraper(s.url, getattr(s, "api_key", None)) if scrape_metrics and s.url else None
+            MetricsScraper(s.url, s.api_key) if scrape_metrics and s.url else None
             for s in servers
         ]
         self._figure: _Figure | None = None
@@ -297,7 +284,7 @@ class Dashboard:
         title = "   |   ".join(
             summary_line(name, s.stats) for name, s in zip(self.names, self.servers, strict=True)
         )
-        events = [e for s in self.servers if hasattr(s.stats, "events") for e in s.stats.events()]
+        events = [e for s in self.servers for e in s.stats.events()]
         png = self._figure.draw(self._series, title, events)
         width, height = self._figure.size
         self.last_png = png
@@ -391,7 +378,7 @@ class Dashboard:
                 if alive:
                     self.scrape()
                     for server in self.servers:  # what runs now: at most 1/s, only while shown
-                        getattr(server.stats, "refresh", lambda: False)()
+                        server.stats.refresh()
                 now = time.monotonic()
                 if self._changed() and (now >= next_draw or not alive):
                     cpu = time.thread_time()
@@ -442,7 +429,7 @@ class Dashboard:
 
 
 def dashboard(
-    *servers: DashboardServer, interval: float = 1.0, window: float = 300.0, **options: Any
+    *servers: NotebookServer, interval: float = 1.0, window: float = 300.0, **options: Any
 ) -> Dashboard:
     """Show a live stats plot of ``servers`` (overlaid) and return its :class:`Dashboard`.
 

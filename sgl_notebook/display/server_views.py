@@ -1,16 +1,19 @@
 """How servers look: the server card, the ``%sgl list`` table, and the live launch view.
 
-Servers are read by attribute (``name``, ``engine``, ``model``, ``url``, ``pid``,
-``is_alive()``) so any object with those works, including registry records.
+Servers are :class:`~sgl_notebook.server.protocols.NotebookServer` s (launched, connected or a
+router); these read ``name``, ``engine``, ``model``, ``url``, ``pid`` and ``is_alive()``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sgl_notebook.display.html_builders import badge, card, esc, style, table
 from sgl_notebook.display.launch_view import LaunchView, launch_html
+
+if TYPE_CHECKING:
+    from sgl_notebook.server.protocols import NotebookServer
 
 __all__ = ["LaunchView", "ServerCard", "ServerTable", "launch_html", "server_card_html"]
 
@@ -22,37 +25,31 @@ _LABEL_CSS = style(
 _VALUE_CSS = style(text_align="left", padding="1px 0")
 
 
-def _alive(server: Any) -> bool | None:
-    check = getattr(server, "is_alive", None)
-    if not callable(check):
-        return None
+def _alive(server: NotebookServer) -> bool:
     try:
-        return bool(check())
+        return bool(server.is_alive())
     except Exception:  # noqa: BLE001 - a status probe must never break a listing
         return False
 
 
-def _fields(server: Any) -> list[tuple[str, object]]:
+def _fields(server: NotebookServer) -> list[tuple[str, object]]:
     return [
-        ("name", getattr(server, "name", None)),
-        ("engine", getattr(server, "engine", None)),
-        ("model", getattr(server, "model", None)),
-        ("url", getattr(server, "url", None)),
-        ("pid", getattr(server, "pid", None)),
+        ("name", server.name),
+        ("engine", server.engine),
+        ("model", server.model),
+        ("url", server.url),
+        ("pid", server.pid),
     ]
 
 
 def server_card_html(
-    server: Any, current: bool = False, ready_in: float | None = None, reason: str = ""
+    server: NotebookServer, current: bool = False, ready_in: float | None = None, reason: str = ""
 ) -> str:
     """A card naming the server, its engine, model and URL (and, after a launch, how long it
     took and why that engine)."""
     from sgl_notebook.display.launch_view import ready_text
 
-    alive = _alive(server)
-    status = {True: badge("running", "#16a34a"), False: badge("stopped", "#dc2626"), None: ""}[
-        alive
-    ]
+    status = badge("running", "#16a34a") if _alive(server) else badge("stopped", "#dc2626")
     mark = " " + badge("current", "#2563eb") if current else ""
     fields = [(k, v) for k, v in _fields(server)[1:] if v is not None]
     if reason:
@@ -68,13 +65,13 @@ def server_card_html(
             f' <span class="sgl-ready-in" style="font-weight:normal">'
             f"· {ready_text(ready_in)}</span>"
         )
-    title = f"{esc(getattr(server, 'name', 'server'))} {status}{mark}{ready}"
+    title = f"{esc(server.name)} {status}{mark}{ready}"
     table_css = style(border_collapse="collapse", margin="0")
     body = f'<table class="sgl-kv" style="{table_css}">{rows}</table>'
     return card(title, body, accent="#2563eb")
 
 
-def server_card_text(server: Any, ready_in: float | None = None) -> str:
+def server_card_text(server: NotebookServer, ready_in: float | None = None) -> str:
     from sgl_notebook.display.launch_view import ready_text
 
     text = " · ".join(f"{k}: {v}" for k, v in _fields(server) if v is not None)
@@ -85,7 +82,11 @@ class ServerCard:
     """Displayable card for one server (``ready_in``: how long its launch took, just launched)."""
 
     def __init__(
-        self, server: Any, current: bool = False, ready_in: float | None = None, reason: str = ""
+        self,
+        server: NotebookServer,
+        current: bool = False,
+        ready_in: float | None = None,
+        reason: str = "",
     ) -> None:
         self.server, self.current, self.ready_in, self.reason = server, current, ready_in, reason
 
@@ -99,24 +100,16 @@ class ServerCard:
 class ServerTable:
     """Displayable table of servers (``%sgl list``); the current one is marked with ``*``."""
 
-    def __init__(self, servers: Iterable[Any], current: str | None = None) -> None:
-        self.servers: list[Any] = list(servers)
+    def __init__(self, servers: Iterable[NotebookServer], current: str | None = None) -> None:
+        self.servers: list[NotebookServer] = list(servers)
         self.current = current
 
     def _rows(self) -> list[list[object]]:
-        rows = []
+        rows: list[list[object]] = []
         for s in self.servers:
-            name = getattr(s, "name", "?")
-            status = {True: "running", False: "stopped", None: "?"}[_alive(s)]
-            rows.append(
-                [
-                    ("* " if name == self.current else "") + str(name),
-                    getattr(s, "engine", ""),
-                    getattr(s, "model", ""),
-                    getattr(s, "url", ""),
-                    status,
-                ]
-            )
+            mark = "* " if s.name == self.current else ""
+            status = "running" if _alive(s) else "stopped"
+            rows.append([mark + str(s.name), s.engine, s.model, s.url, status])
         return rows
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
