@@ -6,7 +6,6 @@ The magic class only dispatches here; what is shown while the group starts is a
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +29,7 @@ def launch_group(magics: Any, spec: Any) -> None:
     from sgl_notebook.display.router_view import GroupLaunchView
     from sgl_notebook.display.stream_view import frontend_mode
     from sgl_notebook.magics import server_ops
+    from sgl_notebook.magics.actions import launch_api_key
     from sgl_notebook.server.engines import resolve_engine
     from sgl_notebook.server.errors import SglNotebookError
 
@@ -48,7 +48,7 @@ def launch_group(magics: Any, spec: Any) -> None:
     )
     kwargs: dict[str, Any] = {
         "engine": engine, "name": spec.name, "replicas": replicas, "router_policy": policy,
-        "api_key": secrets.token_urlsafe(24) if spec.api_key == "auto" else spec.api_key,
+        "api_key": launch_api_key(spec.api_key),
         "extra_args": spec.extra_args, "on_phase": view.on_phase,
     }
     if spec.python:
@@ -60,8 +60,9 @@ def launch_group(magics: Any, spec: Any) -> None:
 
 def _make_current(magics: Any, group: Any) -> None:
     # the workers are found by name through sgl_notebook.servers() (%sgl logs NAME-w1)
-    magics.book.add(group)
-    magics._set_frontend_backend(group)
+    from sgl_notebook.magics.actions import make_current
+
+    make_current(magics, group)
 
 
 def front_servers(magics: Any, spec: RouterSpec) -> Any:

@@ -1,36 +1,40 @@
-"""Parse first, then act: a ``%sgl`` line or a ``%%sgl`` cell becomes a frozen dataclass here.
+"""Parse first, then act: a ``%%sgl`` cell becomes a frozen :class:`CellSpec` here.
 
 Pure functions (no server, no namespace). The ``%%sgl`` options are declared with IPython's
-``magic_arguments`` (see :data:`cell_magic_arguments`) so ``%%sgl?`` documents them; ``%sgl``
-subcommands each have an argparse parser whose help is put into ``%sgl?``.
+``magic_arguments`` (see :data:`cell_magic_arguments`) so ``%%sgl?`` documents them. ``%sgl``
+lines are parsed by the table of :mod:`subcommands` (their specs are in :mod:`line_specs`);
+both are importable from here too.
 
 >>> parse_cell("--max-tokens 8 -o answer", "Hi").max_tokens
 8
->>> spec = parse_line("launch HuggingFaceTB/SmolLM2-135M-Instruct --name small -- --tp 2")
->>> spec.model, spec.name, spec.extra_args
-('HuggingFaceTB/SmolLM2-135M-Instruct', 'small', ('--tp', '2'))
 """
 
 from __future__ import annotations
 
-import argparse
 import re
-import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, NoReturn, TypeVar
+from typing import Any, TypeVar
 
 from IPython.core import magic_arguments
-from IPython.core.magic_arguments import MagicArgumentParser
 
-from sgl_notebook.magics.bench_magic import add_bench_parser, bench_spec
-from sgl_notebook.magics.errors import (
-    SglUsageError,
-    UnknownOptionError,
-    UnknownSubcommandError,
-    did_you_mean,
+from sgl_notebook.magics.argparser import SglArgumentParser, split_line
+from sgl_notebook.magics.errors import SglUsageError, did_you_mean
+from sgl_notebook.magics.line_specs import (
+    ConnectSpec,
+    FlushSpec,
+    HelpSpec,
+    InfoSpec,
+    LaunchSpec,
+    ListSpec,
+    LogsSpec,
+    RestartSpec,
+    SessionResetSpec,
+    StatsSpec,
+    StopSpec,
+    UseSpec,
 )
-from sgl_notebook.magics.router_magic import RouterSpec
+from sgl_notebook.magics.subcommands import SUBCOMMANDS, command_help, line_help, parse_line
 
 __all__ = [
     "CellSpec",
@@ -55,26 +59,9 @@ __all__ = [
 ]
 
 MODES = ("chat", "complete", "generate")
-LAUNCH_ENGINES = ("auto", "sglang", "vllm", "cpu")
-HELP_WORDS = ("help", "--help", "-h")
 # IPython's magic_arguments is untyped; these aliases keep the declarations below type-checked
 _magic_arguments: Callable[..., Any] = magic_arguments.magic_arguments
 _argument: Callable[..., Any] = magic_arguments.argument
-
-
-class SglArgumentParser(MagicArgumentParser):
-    """argparse that raises UsageError subclasses (with "did you mean") instead of exiting."""
-
-    def error(self, message: str) -> NoReturn:
-        match = re.search(r"unrecognized arguments: (\S+)", message)
-        if match:
-            word = match.group(1)
-            options = [o for a in self._actions for o in a.option_strings]
-            raise UnknownOptionError(
-                f"{self.prog}: unknown option {word}.{did_you_mean(word, options)} "
-                f"See {self.prog}? for the options."
-            )
-        raise SglUsageError(f"{self.prog}: {message}. See {self.prog}? for the options.")
 
 
 # ------------------------------------------------------------------ %%sgl
@@ -214,16 +201,9 @@ _REGEX_HINTS = {
 }
 
 
-def _split(line: str) -> list[str]:
-    try:
-        return shlex.split(line)
-    except ValueError as exc:
-        raise SglUsageError(f"Cannot split the magic line ({exc}); check the quotes.") from None
-
-
 def parse_cell(line: str, cell: str) -> CellSpec:
     """``%%sgl`` line + cell body -> :class:`CellSpec` (validated, not yet templated)."""
-    args = _cell_options.parser.parse_args(_split(line))  # type: ignore[attr-defined]
+    args = _cell_options.parser.parse_args(split_line(line))  # type: ignore[attr-defined]
     if args.mode not in MODES:
         raise SglUsageError(
             f"--mode {args.mode!r} is not one of {', '.join(MODES)}."
@@ -274,268 +254,3 @@ def parse_cell(line: str, cell: str) -> CellSpec:
         stream=False if args.no_stream else None,
         logprobs=args.logprobs,
     )
-
-
-# ------------------------------------------------------------------- %sgl
-
-
-@dataclass(frozen=True)
-class LaunchSpec:
-    model: str | None = None
-    engine: str | None = None
-    name: str | None = None
-    python: str | None = None
-    api_key: str | None = None
-    idle_timeout: float | None = None
-    extra_args: tuple[str, ...] = ()
-    replicas: int | None = None  # workers behind SGLang's router
-    router_policy: str | None = None
-
-
-@dataclass(frozen=True)
-class RestartSpec:
-    name: str | None = None
-
-
-@dataclass(frozen=True)
-class HelpSpec:
-    """``%sgl help`` / ``%sgl --help`` (``command``: ``%sgl launch --help`` asks about one)."""
-
-    command: str | None = None
-
-
-@dataclass(frozen=True)
-class StopSpec:
-    names: tuple[str, ...] = ()
-    all: bool = False
-    save_log: str | None = None
-
-
-@dataclass(frozen=True)
-class ListSpec:
-    pass
-
-
-@dataclass(frozen=True)
-class UseSpec:
-    name: str
-
-
-@dataclass(frozen=True)
-class ConnectSpec:
-    url: str
-    api_key: str | None = None
-    name: str | None = None
-
-
-@dataclass(frozen=True)
-class LogsSpec:
-    name: str | None = None
-    n: int = 40
-
-
-@dataclass(frozen=True)
-class StatsSpec:
-    names: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class InfoSpec:
-    name: str | None = None
-
-
-@dataclass(frozen=True)
-class FlushSpec:
-    name: str | None = None
-
-
-@dataclass(frozen=True)
-class SessionResetSpec:
-    name: str
-
-
-def _parser(command: str, description: str) -> SglArgumentParser:
-    parser = SglArgumentParser(  # type: ignore[no-untyped-call]
-        prog=f"%sgl {command}", description=description, add_help=False
-    )
-    parser.allow_abbrev = False  # typos get "did you mean", not a silent abbreviation
-    return parser
-
-
-def _build_parsers() -> dict[str, SglArgumentParser]:
-    p: dict[str, SglArgumentParser] = {}
-    launch = p["launch"] = _parser(
-        "launch", "Start a server (SGLang on a GPU, else the CPU engine) and make it current."
-    )
-    launch.add_argument(
-        "model", nargs="?", help="model path or hub id (default: the engine's default model)"
-    )
-    launch.add_argument("--engine", help="auto (default), sglang, vllm or cpu")
-    launch.add_argument("--name", help="a name to refer to the server by")
-    launch.add_argument("--python", help="the python that has SGLang/vLLM installed")
-    launch.add_argument("--api-key", help="require this API key ('auto' makes one up)")
-    launch.add_argument("--idle-timeout", type=float, help="stop after this many idle seconds")
-    launch.add_argument("--replicas", type=int, help="N workers behind SGLang's router")
-    launch.add_argument("--router-policy", help="cache_aware (default), round_robin, "
-                        "power_of_two or random")
-    router = p["router"] = _parser(
-        "router", "SGLang's router in front of running servers (names or URLs)."
-    )
-    router.add_argument("targets", nargs="+", help="server names or http(s) URLs")
-    router.add_argument("--policy", default="cache_aware", help="cache_aware (default), "
-                        "round_robin, power_of_two or random")
-    router.add_argument("--name")
-    router.add_argument("--api-key", help="the workers' API key")
-    restart = p["restart"] = _parser(
-        "restart", "Start a stopped (or exited) server again with the same settings."
-    )
-    restart.add_argument("name", nargs="?", help="server name (default: the current one)")
-    stop = p["stop"] = _parser("stop", "Stop servers (default: the current one).")
-    stop.add_argument("names", nargs="*", help="server names")
-    stop.add_argument("--all", action="store_true", help="stop every server this kernel started")
-    stop.add_argument(
-        "--save-log", metavar="PATH", help="copy the server's whole log to PATH before it goes"
-    )
-    p["list"] = _parser("list", "Table of the servers this kernel knows.")
-    use = p["use"] = _parser(
-        "use", "Make a server the current one (also the frontend language's default backend)."
-    )
-    use.add_argument("name")
-    connect = p["connect"] = _parser("connect", "Use a server that is already running somewhere.")
-    connect.add_argument("url")
-    connect.add_argument("--api-key")
-    connect.add_argument("--name")
-    logs = p["logs"] = _parser("logs", "The last lines of a server's log.")
-    logs.add_argument("name", nargs="?")
-    logs.add_argument("-n", type=int, default=40, help="number of lines (default 40)")
-    stats = p["stats"] = _parser(
-        "stats", "Live dashboard: throughput, requests, KV usage, cache hits."
-    )
-    stats.add_argument("names", nargs="*")
-    p["bench"] = add_bench_parser(
-        _parser("bench", "Put load on a server with SGLang's bench_serving, with a live view.")
-    )
-    info = p["info"] = _parser("info", "Model and server information.")
-    info.add_argument("name", nargs="?")
-    flush = p["flush"] = _parser("flush", "Flush the server's prefix cache.")
-    flush.add_argument("name", nargs="?")
-    session = p["session"] = _parser(
-        "session", "session reset NAME: forget a %%sgl --session conversation."
-    )
-    session.add_argument("action", help="reset")
-    session.add_argument("name")
-    return p
-
-
-_PARSERS = _build_parsers()
-SUBCOMMANDS = tuple(_PARSERS)
-
-
-def line_help() -> str:
-    """Usage of every subcommand, for ``%sgl?``."""
-    # MagicArgumentParser doubles "%" in usage lines (it expects printf-style escaping)
-    return "\n".join(p.format_help().replace("%%sgl", "%sgl") for p in _PARSERS.values())
-
-
-def command_help(command: str) -> str:
-    """Usage of one subcommand (``%sgl launch --help``)."""
-    return _PARSERS[command].format_help().replace("%%sgl", "%sgl")
-
-
-def _group_options(replicas: int | None, policy: str | None, command: str = "launch",
-                   flag: str = "--router-policy") -> tuple[int | None, str | None]:
-    """Check ``--replicas`` and the router policy (one-line errors that list the choices)."""
-    from sgl_notebook.server.router_process import ROUTER_POLICIES
-
-    if replicas is not None and replicas < 1:
-        raise SglUsageError(f"%sgl {command}: --replicas must be at least 1, got {replicas}.")
-    if policy is not None and policy not in ROUTER_POLICIES:
-        raise SglUsageError(
-            f"%sgl {command}: {flag} {policy!r} is not one of {', '.join(ROUTER_POLICIES)}."
-            f"{did_you_mean(policy, ROUTER_POLICIES)}"
-        )
-    if policy == "power_of_two" and (replicas or 1) < 2:
-        raise SglUsageError(f"%sgl {command}: power_of_two needs at least 2 workers.")
-    return replicas, policy
-
-
-def parse_line(line: str) -> Any:
-    """``%sgl`` line -> one of the ``*Spec`` dataclasses."""
-    words = _split(line)
-    if not words:
-        raise SglUsageError(
-            f"%sgl needs a subcommand: one of {', '.join(SUBCOMMANDS)}. See %sgl help."
-        )
-    command, rest = words[0], words[1:]
-    if command in HELP_WORDS:
-        return HelpSpec(rest[0] if rest and rest[0] in _PARSERS else None)
-    if command in _PARSERS and any(word in ("--help", "-h") for word in rest):
-        return HelpSpec(command)
-    parser = _PARSERS.get(command)
-    if parser is None:
-        raise UnknownSubcommandError(
-            f"%sgl has no subcommand {command!r}.{did_you_mean(command, SUBCOMMANDS)} "
-            f"Subcommands: {', '.join(SUBCOMMANDS)}."
-        )
-    extra: list[str] = []
-    if command == "launch" and "--" in rest:
-        cut = rest.index("--")
-        rest, extra = rest[:cut], rest[cut + 1 :]
-    args: argparse.Namespace = parser.parse_args(rest)
-    if command == "launch":
-        if args.engine is not None and args.engine not in LAUNCH_ENGINES:
-            raise SglUsageError(
-                f"%sgl launch: --engine {args.engine!r} is not one of "
-                f"{', '.join(LAUNCH_ENGINES)}.{did_you_mean(args.engine, LAUNCH_ENGINES)}"
-                " auto picks SGLang when a GPU and SGLang are here, else the CPU engine."
-            )
-        return LaunchSpec(
-            args.model,
-            args.engine,
-            args.name,
-            args.python,
-            args.api_key,
-            args.idle_timeout,
-            tuple(extra),
-            *_group_options(args.replicas, args.router_policy),
-        )
-    if command == "router":
-        _group_options(len(args.targets), args.policy, command="router", flag="--policy")
-        return RouterSpec(tuple(t.rstrip("/") for t in args.targets), args.policy, args.name,
-                          args.api_key)
-    if command == "stop":
-        if args.all and args.names:
-            raise SglUsageError("%sgl stop: give names or --all, not both.")
-        if args.save_log and (args.all or len(args.names) > 1):
-            raise SglUsageError("%sgl stop: --save-log takes one server (one log per file).")
-        return StopSpec(tuple(args.names), args.all, args.save_log)
-    if command == "list":
-        return ListSpec()
-    if command == "restart":
-        return RestartSpec(args.name)
-    if command == "use":
-        return UseSpec(args.name)
-    if command == "connect":
-        if not re.match(r"^https?://", args.url):
-            raise SglUsageError(
-                f"%sgl connect: {args.url!r} is not an http(s) URL, e.g. http://127.0.0.1:30000."
-            )
-        return ConnectSpec(args.url.rstrip("/"), args.api_key, args.name)
-    if command == "logs":
-        if args.n < 1:
-            raise SglUsageError(f"%sgl logs: -n must be at least 1, got {args.n}.")
-        return LogsSpec(args.name, args.n)
-    if command == "stats":
-        return StatsSpec(tuple(args.names))
-    if command == "bench":
-        return bench_spec(args)
-    if command == "info":
-        return InfoSpec(args.name)
-    if command == "flush":
-        return FlushSpec(args.name)
-    if args.action != "reset":
-        raise SglUsageError(
-            f"%sgl session {args.action}: the only action is 'reset', "
-            "e.g. %sgl session reset chat1."
-        )
-    return SessionResetSpec(args.name)

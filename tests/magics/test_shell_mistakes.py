@@ -9,6 +9,18 @@ from sgl_notebook.magics import errors
 from tests.magics.conftest import run
 
 
+def _connected_nowhere(name):
+    """A server connected by URL (what %sgl connect makes) whose port nobody listens on."""
+    from sgl_notebook.server.registry import ServerRecord
+    from sgl_notebook.server.server import Server
+
+    return Server(ServerRecord(
+        id=name, name=name, engine="remote", model="m", url="http://127.0.0.1:9",
+        host="127.0.0.1", port=9, pid=None, pgid=None, create_time=None, started_at=0.0,
+        log_path=None, owner_pid=None, owner_kernel_id=None, api_key=None, managed=False,
+    ))
+
+
 @pytest.mark.parametrize(
     ("source", "error", "words"),
     [
@@ -35,9 +47,7 @@ def test_mistake_gives_its_usage_error_and_the_shell_carries_on(
 
 
 def test_unknown_template_variable_and_bad_schema_need_no_server_to_be_reported(ipshell, magics):
-    from types import SimpleNamespace
-
-    magics.book.add(SimpleNamespace(name="fake", url="http://127.0.0.1:9", model="m", api_key=None))
+    magics.book.add(_connected_nowhere("fake"))
     ipshell.user_ns["country"] = "France"
     result = run(ipshell, "%%sgl\nCapital of {{ contry }}?")
     assert isinstance(result.error_in_exec, errors.TemplateVariableError)
@@ -47,9 +57,7 @@ def test_unknown_template_variable_and_bad_schema_need_no_server_to_be_reported(
 
 
 def test_unreachable_server_is_a_usage_error_not_a_traceback(ipshell, magics):
-    from types import SimpleNamespace
-
-    magics.book.add(SimpleNamespace(name="gone", url="http://127.0.0.1:9", model="m", api_key=None))
+    magics.book.add(_connected_nowhere("gone"))
     result = run(ipshell, "%%sgl\nHi")
     assert isinstance(result.error_in_exec, errors.ServerRequestError)
     assert "Cannot reach the server" in str(result.error_in_exec)
