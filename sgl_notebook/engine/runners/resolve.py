@@ -117,8 +117,7 @@ def thread_count() -> int:
     """Compute threads: ``SGL_NOTEBOOK_NUM_THREADS``, else one per idle core.
 
     Compute threads wait for each other at every step; on cores other processes keep busy, a
-    descheduled thread stalls the rest, so busy cores are left out (on a shared 2-core machine
-    two threads ran several times slower than one).
+    descheduled thread stalls the rest, so busy cores are left out (docs/benchmarks.md).
     """
     env = os.environ.get("SGL_NOTEBOOK_NUM_THREADS")
     return max(1, int(env)) if env else idle_cores(usable_cores())

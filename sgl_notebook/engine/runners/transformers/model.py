@@ -83,7 +83,7 @@ def configure_threads(weight_bytes: int | None = None) -> int:
     """Pick torch's thread count: one per idle core (``SGL_NOTEBOOK_NUM_THREADS`` overrides).
 
     OpenMP threads spin at each barrier; on a machine whose cores are already busy (a shared CI
-    box) two threads measured 3-4x slower than one, so busy cores are left out. Tiny models
+    box) two threads run slower than one, so busy cores are left out. Tiny models
     (tests) get one thread: hand-offs cost more than their matrix products.
     """
     import torch
