@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sgl_notebook.server.api_keys import api_key_flag
 from sgl_notebook.server.errors import EngineNotInstalledError, UnknownEngineError
 
 __all__ = [
@@ -82,8 +83,7 @@ class EngineSpec:
         flags = server_args_to_flags(server_args or {})
         common = ["--host", host, "--port", str(port)]
         if api_key:
-            # ``--api-key=KEY``: a key may start with "-", which argparse would take for a flag
-            common.append(f"--api-key={api_key}")
+            common.append(api_key_flag(api_key))
         if self.name == "vllm":
             if not model_path:
                 raise ValueError("vllm needs a model: launch('org/model', engine='vllm')")

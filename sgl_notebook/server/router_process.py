@@ -24,6 +24,7 @@ import httpx
 
 from sgl_notebook.protocol.phases import LaunchPhase, PhaseEvent
 from sgl_notebook.protocol.router_logs import parse_router_line, starting_details
+from sgl_notebook.server.api_keys import api_key_flag
 from sgl_notebook.server.engines import EngineSpec, missing_modules
 from sgl_notebook.server.errors import (
     EngineNotInstalledError,
@@ -113,7 +114,7 @@ def build_router_argv(
         "--log-level", "info",
     ]
     if api_key:
-        argv.append(f"--api-key={api_key}")
+        argv.append(api_key_flag(api_key))
     return [*argv, *extra_args]
 
 
