@@ -4,7 +4,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.sgl-notebook-installed
-PYTEST_ARGS ?=
+# Two workers (pytest-xdist): each test module runs on one of them, the slowest first.
+PYTEST_ARGS ?= -n 2 --dist loadgroup --durations=15
 
 .PHONY: demo test venv lint clean bench
 

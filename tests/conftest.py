@@ -5,9 +5,20 @@ from __future__ import annotations
 import os
 import tempfile
 
-# Every server a test starts registers in a private registry, never the user's own.
-os.environ.setdefault(
-    "SGL_NOTEBOOK_REGISTRY_DIR", tempfile.mkdtemp(prefix="sgl-notebook-test-registry-")
+import pytest
+
+# Every server a test starts registers in a private registry, never the user's own; each test
+# process (each pytest-xdist worker too) has its own, and leak checks look only at the processes
+# started under it (tests/fixtures/processes.py).
+os.environ["SGL_NOTEBOOK_REGISTRY_DIR"] = tempfile.mkdtemp(prefix="sgl-notebook-test-registry-")
+
+# The slowest modules start first, so that with `-n 2` (pytest-xdist, `--dist loadgroup`) neither
+# worker is left running one of them alone at the end.
+SLOW_FIRST = (
+    "tests/test_binder.py",
+    "tests/magics/test_notebooks.py",
+    "tests/lab/test_browser.py",
+    "tests/magics/test_bench_kernel.py",
 )
 
 pytest_plugins = [
@@ -15,6 +26,20 @@ pytest_plugins = [
     "tests.fixtures.engine_servers",
     "tests.fixtures.runners",
 ]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Each module runs on one worker (its module fixtures are made once), as one xdist group,
+    unless a test names its own group; the slowest modules go first."""
+    for item in items:
+        if not item.get_closest_marker("xdist_group"):
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+
+    def rank(item: pytest.Item) -> int:
+        path = item.nodeid.split("::")[0]
+        return SLOW_FIRST.index(path) if path in SLOW_FIRST else len(SLOW_FIRST)
+
+    items.sort(key=rank)  # stable: the order within and between other modules is kept
 
 
 def pytest_unconfigure(config) -> None:  # noqa: ANN001 - pytest's hook signature

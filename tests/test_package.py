@@ -49,3 +49,17 @@ def test_pure_module_doctests(name: str) -> None:
     module = importlib.import_module(name)
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert result.failed == 0
+
+
+def test_the_layers_hold() -> None:
+    """DESIGN's import directions (pyproject's [tool.importlinter] contracts), as `lint-imports`
+    sees them: function-level imports count, so a lazy import cannot hide a wrong direction."""
+    from pathlib import Path
+
+    lint = Path(sys.executable).with_name("lint-imports")
+    done = subprocess.run(
+        [str(lint), "--no-cache"], capture_output=True, text=True, timeout=300, check=False,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    assert "Contracts: 3 kept, 0 broken." in done.stdout

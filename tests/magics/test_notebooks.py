@@ -181,7 +181,10 @@ def _number(pattern: str, text: str) -> float:
 
 def check_scheduler_notebook(nb: Any) -> None:
     """03's comparisons are the measured results: every number in its sentences is the one its
-    BenchResults and the servers' stats hold, and every server is gone at the end."""
+    BenchResults and the servers' stats hold, and every server is gone at the end.
+
+    03 runs once in the suite, in the Binder environment (tests/test_binder.py), where
+    `%sgl bench` has no torch: that run is the one that can break there and not here."""
     bench = _cell(nb, "%sgl bench --dataset shared-prefix")
     assert 'class="sgl-bench-progress"' in _html(bench)
     assert any("image/png" in o.get("data", {}) for o in bench.outputs)  # the live dashboard
@@ -204,13 +207,6 @@ def check_scheduler_notebook(nb: Any) -> None:
     assert sum(rr) >= 8 and sum(ca) >= 8  # every request of the load went to a worker
     assert abs(rr[0] - rr[1]) <= 1  # round_robin takes turns
     assert "No servers" in _plain(_cell(nb, "%sgl list"))  # the kernel knows none still running
-
-
-@pytest.mark.smollm
-@pytest.mark.timeout(1800)  # ~3 min on an idle 2-core machine; much more when it is shared
-def test_scheduler_notebook_measures_what_it_says():
-    nb = _execute(NOTEBOOKS / "03_watch_the_scheduler.ipynb", timeout=900)
-    check_scheduler_notebook(nb)
     launched = [
         int(pid)
         for cell in nb.cells
@@ -220,3 +216,5 @@ def test_scheduler_notebook_measures_what_it_says():
     assert len(launched) == 4  # two servers, two routers
     for pid in launched:  # other sessions on this machine run SmolLM2 too: only ours are checked
         assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+
+

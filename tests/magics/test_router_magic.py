@@ -4,18 +4,17 @@ SGLang's real router over scripted stand-in workers; ``%%sgl`` cells go through 
 from __future__ import annotations
 
 import httpx
-import psutil
 import pytest
 
 from sgl_notebook.magics import errors
 from sgl_notebook.server.registry import find_record
+from tests.fixtures.processes import session_processes
 from tests.magics.conftest import run
 from tests.server.conftest import fake_env, fake_python  # noqa: F401 -- fixtures
 
 
 def _router_pids() -> list[int]:
-    return [p.pid for p in psutil.process_iter(["cmdline"])
-            if "sglang_router.launch_router" in " ".join(p.info["cmdline"] or [])]
+    return [p.pid for p in session_processes("sglang_router.launch_router")]
 
 
 def test_launch_replicas_then_cells_go_through_the_router(

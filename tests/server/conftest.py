@@ -15,6 +15,8 @@ from typing import Any
 import psutil
 import pytest
 
+from tests.fixtures.processes import session_processes
+
 # Also set by tests/conftest.py; repeated so `--confcutdir tests/server` runs stay private.
 os.environ.setdefault(
     "SGL_NOTEBOOK_REGISTRY_DIR", tempfile.mkdtemp(prefix="sgl-notebook-test-registry-")
@@ -70,15 +72,8 @@ def descendants() -> set[int]:
 
 
 def standin_processes() -> list[psutil.Process]:
-    """Any process anywhere still running the stand-in or our watchdog (leak check)."""
-    found = []
-    for process in psutil.process_iter(["cmdline", "status"]):
-        cmdline = " ".join(process.info["cmdline"] or [])
-        if process.info["status"] == psutil.STATUS_ZOMBIE:
-            continue
-        if str(STANDIN) in cmdline:
-            found.append(process)
-    return found
+    """Any process of this test session still running the stand-in or our watchdog."""
+    return list(session_processes(str(STANDIN)))
 
 
 @pytest.fixture

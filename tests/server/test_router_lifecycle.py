@@ -24,18 +24,14 @@ from sgl_notebook.server.errors import EngineNotInstalledError, LaunchError
 from sgl_notebook.server.ports import port_is_free
 from sgl_notebook.server.registry import find_record, list_records
 from sgl_notebook.server.router_group import MemberPhase, Router
+from tests.fixtures.processes import session_processes
 
 pytestmark = pytest.mark.usefixtures("no_leaks")
 
 
 def router_processes() -> list[psutil.Process]:
-    """Every router process on this machine that runs from this test's registry."""
-    found = []
-    for process in psutil.process_iter(["cmdline", "status"]):
-        cmdline = " ".join(process.info["cmdline"] or [])
-        if "sglang_router.launch_router" in cmdline and process.info["status"] != "zombie":
-            found.append(process)
-    return found
+    """Every router process this test session started (its registry, not another worker's)."""
+    return list(session_processes("sglang_router.launch_router"))
 
 
 def pids_gone(pids: list[int], within: float = 15.0) -> bool:
