@@ -9,11 +9,13 @@ clear line; so does a model llama.cpp cannot load, before the port opens.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import logging
 import socket
 import sys
+import threading
 import traceback
 from datetime import datetime
 from pathlib import Path
@@ -117,6 +119,7 @@ def run(argv: list[str]) -> int:
     if embedding:
         args.is_embedding = True
     logger.info(f"server_args={args!r}")
+    _import_http_stack_in_background()
     try:
         state = build_embedding_state(args, folder) if embedding else build_state(args)
     except ModelLoadError as exc:
@@ -125,6 +128,22 @@ def run(argv: list[str]) -> int:
         logger.error(f"Scheduler hit an exception: {traceback.format_exc()}")
         return EXIT_BAD_MODEL
     return serve(state)
+
+
+def _import_http_stack_in_background() -> threading.Thread:
+    """Import uvicorn, FastAPI and the routes while the model loads: llama.cpp maps the GGUF and
+    builds its context in C without holding the GIL, so the two overlap (the main thread finds
+    the modules imported, or waits for the import in progress, when it gets there)."""
+
+    def load() -> None:
+        with contextlib.suppress(Exception):  # the main thread's own import reports any error
+            import uvicorn  # noqa: F401
+
+            from .http import app, warmup  # noqa: F401
+
+    thread = threading.Thread(target=load, name="import-http", daemon=True)
+    thread.start()
+    return thread
 
 
 def _log_load_begin() -> float:
@@ -175,11 +194,6 @@ def apply_chat_template_flag(args: ServerArgs, tokenizer: Any) -> None:
 
 def build_state(args: ServerArgs) -> Any:
     """Load a generative model on its runner, start the scheduler, return the HTTP state."""
-    from .core.sampling import seed_sampling, validate_sampling_params
-    from .core.scheduler import Scheduler, SchedulerConfig
-    from .http.engine_state import EngineState
-    from .http.metrics_collector import EngineMetrics
-    from .http.tokenizer_manager import GenerationManager
     from .runners.loader import PREFIX_CACHE_TOKENS, load_runner
 
     _log_load_begin()
@@ -197,6 +211,12 @@ def build_state(args: ServerArgs) -> Any:
     dtype = f"torch.{info.dtype}" if info.runner == "transformers" else info.dtype
     _log_load_end(info.model_class, dtype, info.weight_bytes)
     apply_chat_template_flag(args, runner.tokenizer)
+    from .core.sampling import seed_sampling, validate_sampling_params
+    from .core.scheduler import Scheduler, SchedulerConfig
+    from .http.engine_state import EngineState
+    from .http.metrics_collector import EngineMetrics
+    from .http.tokenizer_manager import GenerationManager
+
     if args.random_seed is not None:
         seed_sampling(args.random_seed)
     max_total = getattr(runner, "n_ctx", None) or args.max_total_tokens or max(

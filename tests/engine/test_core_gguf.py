@@ -107,3 +107,34 @@ def test_a_context_longer_than_the_model(tmp_path: Path) -> None:
     shutil.copy(smollm2_gguf_path(), local)
     with pytest.raises(ModelLoadError, match=r"context_length \(100000\) is greater"):
         load_runner(str(local), context_length=100000)
+
+
+@pytest.mark.smollm
+def test_the_gguf_path_serves_without_torch_transformers_or_xgrammar(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The engine process cannot import torch, transformers or xgrammar (a sitecustomize blocks
+    them, as if they were not installed) and still starts, generates and follows a regex."""
+    import re
+
+    import httpx
+
+    from tests.fixtures.engine_servers import start_engine
+
+    guard = tmp_path / "guard"
+    guard.mkdir()
+    (guard / "sitecustomize.py").write_text(
+        "import sys\nfor name in ('torch', 'transformers', 'xgrammar'):\n"
+        "    sys.modules[name] = None  # import raises ModuleNotFoundError\n"
+    )
+    monkeypatch.setenv("PYTHONPATH", str(guard))
+    with start_engine("smollm2", ["--max-total-tokens", "1024"], tmp_path) as server:
+        info = httpx.get(f"{server.url}/get_server_info", timeout=30).json()
+        assert info["runner"] == "llama.cpp"
+        done = httpx.post(f"{server.url}/generate", timeout=120, json={
+            "text": "The capital of France is",
+            "sampling_params": {"max_new_tokens": 6, "temperature": 0, "regex": " [A-Z][a-z]+"},
+        })
+        assert done.status_code == 200, done.text
+        assert re.fullmatch(" [A-Z][a-z]+", done.json()["text"]), done.json()
+    assert "ModuleNotFoundError" not in server.log_text()
