@@ -20,29 +20,29 @@ fields, their order and the punctuation moved between releases (reference §1.2-
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 __all__ = [
-    "BodyLayouts",
     "SchedulerStats",
     "parse_sglang_batch_line",
     "parse_sglang_timestamp",
     "percent_to_fraction",
+    "split_pairs",
+    "typed_values",
 ]
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class SchedulerStats:
     """One scheduler stats line: an SGLang prefill or decode batch, or vLLM's periodic line.
 
     ``kind`` is ``"prefill"``, ``"decode"`` or ``"vllm"``; ``raw`` holds every ``key: value`` as
     logged (unknown keys included); the typed fields follow SGLang's keys in snake case and are
     ``None`` where the line does not carry them. Fractions (``token_usage``, ``cache_hit_rate``)
-    are 0-1 even where the log prints a percentage. Treat it as read-only (it is not frozen
-    only because frozen dataclasses construct ~5x slower, and logs are parsed by the million).
+    are 0-1 even where the log prints a percentage.
     """
 
     kind: str
@@ -76,12 +76,14 @@ def percent_to_fraction(text: str) -> float:
     return round(float(text.rstrip("%")) / 100.0, 6)
 
 
+# A dialect's keys: logged key -> (record field, converter raising ValueError on text it rejects).
+Converters = Mapping[str, tuple[str, Callable[[str], Any]]]
+
 _BOOLS = {"True": True, "False": False}
+_GRAPH_SUFFIX = " graph"  # "cuda graph: True", "cpu graph: False", "npu graph: ..."
 
-
-# SGLang key -> (record field, converter). Fallback keys (SWA/Mamba "full token usage",
-# "#full token") only fill a field the plain key did not.
-_KEYS: dict[str, tuple[str, Callable[[str], Any]]] = {
+# SGLang's keys
+_KEYS: Converters = {
     "#new-seq": ("new_seq", int),
     "#new-token": ("new_token", int),
     "#cached-token": ("cached_token", int),
@@ -102,7 +104,7 @@ _KEYS: dict[str, tuple[str, Callable[[str], Any]]] = {
 }
 # Keys that stand in for a plain one the line lacks (SWA/Mamba "full token usage", HiSparse
 # "gpu token usage"): they only fill a field the plain key did not.
-_FALLBACK_KEYS: dict[str, tuple[str, Callable[[str], Any]]] = {
+_FALLBACK_KEYS: Converters = {
     "full token usage": ("token_usage", float),
     "#full token": ("num_token", int),
     "gpu token usage": ("token_usage", float),
@@ -148,174 +150,57 @@ def _convert_prefix(prefix: str) -> tuple[datetime | None, str]:
     return when, ranks.strip() if ranks else ""
 
 
-def split_pairs(body: str) -> dict[str, str]:
-    """``"a: 1, b c: 2"`` -> ``{"a": "1", "b c": "2"}``; split on the last ``": "`` of each part."""
-    pairs: dict[str, str] = {}
+def split_pairs(body: str) -> list[tuple[str, str]]:
+    """A ``key: value, …`` body as (key, value) pairs in body order, duplicates kept.
+
+    Each ``", "``-separated part splits on its last ``": "``; a part without one is a key with an
+    empty value, and an empty part is skipped.
+
+    >>> split_pairs("a: 1, b c: 2, flag, ")
+    [('a', '1'), ('b c', '2'), ('flag', '')]
+    """
+    pairs: list[tuple[str, str]] = []
     for part in body.split(", "):
         key, sep, value = part.rpartition(": ")
         if sep:
-            pairs[key] = value
+            pairs.append((key, value))
         elif part.strip():
-            pairs[part.strip()] = ""
+            pairs.append((part.strip(), ""))
     return pairs
 
 
-# SchedulerStats' fields in order: records are built positionally, which costs half what keyword
-# arguments do on the hot path. The typed fields sit between ``raw`` and ``iteration``.
-_FIELD_NAMES = tuple(f.name for f in fields(SchedulerStats))
-POSITION = {name: index for index, name in enumerate(_FIELD_NAMES)}
-_UNSET_TYPED = (None,) * (len(_FIELD_NAMES) - 5)
-assert _FIELD_NAMES[:3] == ("kind", "timestamp", "raw")
-assert _FIELD_NAMES[-2:] == ("iteration", "source")
+def typed_values(pairs: Iterable[tuple[str, str]], keys: Converters) -> dict[str, Any]:
+    """The record fields that ``pairs`` fill through ``keys``, in order (a later key wins).
 
-# A typed field a body layout fills: (index of its value in the body, position among
-# SchedulerStats' fields, converter). A converter raises ValueError (or KeyError, for a lookup
-# table's ``__getitem__``) for text it does not take.
-FieldSpec = tuple[int, int, Callable[[str], Any]]
-
-
-@dataclass(frozen=True, slots=True)
-class _Layout:
-    """One body shape: its keys in order, a regex that reads the values of a body with exactly
-    those keys, and the typed fields those values fill."""
-
-    keys: tuple[str, ...]
-    pattern: re.Pattern[str]
-    fields: tuple[FieldSpec, ...]
-
-
-# A layout's value has no "," and no ":", and neither has a layout's key: then a body the
-# layout's regex matches splits into the same pairs under :func:`split_pairs`.
-_VALUE = "([^,:]*)"
-
-
-class BodyLayouts:
-    """The ``key: value, …`` body shapes a log has shown, each read by one compiled regex.
-
-    A server logs the same few shapes over and over (its prefill line, its decode line) with only
-    the values changing. :meth:`record` tries the shapes learned so far -- one regex match and a
-    loop over the typed fields, instead of a Python loop over every part -- and returns None when
-    none fits; the caller then reads the body the careful way and hands its keys to :meth:`learn`.
-    A shape is compiled on its second sighting, so a stream of one-off garbage compiles nothing.
-    A value that a converter rejects also sends the body down the careful path, so a record never
-    depends on which path read it. Bounded; safe to share between threads (a race can at worst
-    compile a shape twice).
+    A value its converter rejects fills nothing; the caller keeps it in ``raw`` as logged.
     """
-
-    _MAX_SHAPES = 64  # learned shapes, and shapes seen once, kept before starting over
-
-    def __init__(self, fields_for: Callable[[tuple[str, ...]], tuple[FieldSpec, ...]]) -> None:
-        self._fields_for = fields_for
-        # (", " count, length of the first key) -> learned layouts of that outline (usually one)
-        self._layouts: dict[tuple[int, int], tuple[_Layout, ...]] = {}
-        self._learned = 0
-        self._seen_once: set[tuple[str, ...]] = set()
-
-    def record(
-        self, body: str, kind: str, timestamp: datetime | None, iteration: int | None, source: str
-    ) -> SchedulerStats | None:
-        """The record for a body of a learned shape, else None."""
-        layouts = self._layouts.get((body.count(", "), body.find(": ")))
-        if layouts is None:
-            return None
-        for layout in layouts:
-            match = layout.pattern.fullmatch(body)
-            if match is None:
-                continue
-            texts = match.groups()
-            pairs = dict(zip(layout.keys, texts, strict=False))  # one group per key
-            args: list[Any] = [kind, timestamp, pairs, *_UNSET_TYPED, iteration, source]
-            try:
-                for index, position, convert in layout.fields:
-                    args[position] = convert(texts[index])
-            except (ValueError, KeyError):
-                return None  # a value for the careful path to judge
-            return SchedulerStats(*args)
-        return None
-
-    def learn(self, keys: tuple[str, ...]) -> None:
-        """Note the keys of a body read the careful way (any keys: a shape only has to be safe,
-        and it is when its keys are distinct and hold no ``","`` or ``":"``)."""
-        if not keys:
-            return
-        if keys not in self._seen_once:
-            if len(self._seen_once) >= self._MAX_SHAPES:
-                self._seen_once.clear()
-            self._seen_once.add(keys)
-            return
-        self._seen_once.discard(keys)
-        outline = (len(keys) - 1, len(keys[0]))
-        known = self._layouts.get(outline, ())
-        if (
-            any(layout.keys == keys for layout in known)
-            or len(set(keys)) < len(keys)
-            or any("," in key or ":" in key for key in keys)
-        ):
-            return
-        if self._learned >= self._MAX_SHAPES:
-            self._layouts, self._learned, known = {}, 0, ()
-        pattern = re.compile(", ".join(re.escape(key) + ": " + _VALUE for key in keys))
-        self._layouts[outline] = (_Layout(keys, pattern, self._fields_for(keys)), *known)[:4]
-        self._learned += 1
-
-
-# "True" / "False" -> bool; anything else raises KeyError (a C call: no Python frame per line)
-_graph_flag = _BOOLS.__getitem__
-
-
-def _sglang_fields(keys: tuple[str, ...]) -> tuple[FieldSpec, ...]:
-    """The typed fields a body with ``keys`` fills, exactly as :func:`_read_body` fills them."""
-    fields: list[FieldSpec] = []
-    for index, key in enumerate(keys):
-        spec = _KEYS.get(key)
-        if spec is not None:
-            fields.append((index, POSITION[spec[0]], spec[1]))
-        elif key.endswith(" graph"):
-            fields.append((index, POSITION["cuda_graph"], _graph_flag))
-    filled = {position for _, position, _ in fields}
-    for index, key in enumerate(keys):
-        spec = _FALLBACK_KEYS.get(key)
-        if spec is not None and POSITION[spec[0]] not in filled:
-            fields.append((index, POSITION[spec[0]], spec[1]))
-    return tuple(fields)
-
-
-_SGLANG_LAYOUTS = BodyLayouts(_sglang_fields)
+    values: dict[str, Any] = {}
+    for key, text in pairs:
+        spec = keys.get(key)
+        if spec is None:
+            continue
+        try:
+            values[spec[0]] = spec[1](text)
+        except ValueError:
+            continue
+    return values
 
 
 def _read_body(body: str) -> tuple[dict[str, str], dict[str, Any]]:
-    """The ``key: value`` pairs as logged, and the typed record fields, one part at a time (the
-    careful path). A value that does not convert is left out of the fields; it stays in the
-    pairs."""
-    pairs: dict[str, str] = {}
-    values: dict[str, Any] = {}
-    fallback = False
-    for part in body.split(", "):
-        key, sep, value = part.rpartition(": ")
-        if not sep:
-            key, value = part.strip(), ""
-            if not key:
+    """An SGLang batch body: its pairs as logged, and the typed record fields they fill."""
+    parts = split_pairs(body)
+    pairs = dict(parts)
+    values = typed_values(parts, _KEYS)
+    for key, text in parts:
+        if key.endswith(_GRAPH_SUFFIX) and key not in _KEYS and text in _BOOLS:
+            values["cuda_graph"] = _BOOLS[text]
+    # SWA/Mamba/HiSparse lines: "full token usage" stands in for a "token usage" they lack
+    for key, (name, convert) in _FALLBACK_KEYS.items():
+        if key in pairs and name not in values:
+            try:
+                values[name] = convert(pairs[key])
+            except ValueError:
                 continue
-        pairs[key] = value
-        if key in _FALLBACK_KEYS:
-            fallback = True
-        spec = _KEYS.get(key)
-        if spec is None:
-            if key.endswith(" graph"):  # "cuda graph", "cpu graph", "npu graph", ...
-                if value in _BOOLS:
-                    values["cuda_graph"] = _BOOLS[value]
-            continue
-        try:
-            values[spec[0]] = spec[1](value)
-        except ValueError:
-            continue
-    if fallback:  # SWA/Mamba/HiSparse lines: "full token usage" stands in for "token usage"
-        for key, (name, convert) in _FALLBACK_KEYS.items():
-            if key in pairs and name not in values:
-                try:
-                    values[name] = convert(pairs[key])
-                except ValueError:
-                    continue
     return pairs, values
 
 
@@ -347,13 +232,9 @@ def parse_sglang_batch_line(line: str) -> SchedulerStats | None:
         timestamp, source = parse_sglang_timestamp(line[:start])
     else:
         timestamp, source = None, ""
-    record = _SGLANG_LAYOUTS.record(body, kind, timestamp, iteration, source)
-    if record is not None:
-        return record
     pairs, values = _read_body(body)
     if not pairs:
         return None
-    _SGLANG_LAYOUTS.learn(tuple(pairs))
     try:
         return SchedulerStats(
             kind=kind,

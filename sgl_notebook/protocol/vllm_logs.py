@@ -20,17 +20,14 @@ vLLM's timestamp has no year: the current year is assumed.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
 from sgl_notebook.protocol.logs import (
-    POSITION,
-    BodyLayouts,
-    FieldSpec,
+    Converters,
     SchedulerStats,
     percent_to_fraction,
     split_pairs,
+    typed_values,
 )
 
 __all__ = ["VLLM_STATS_MARKER", "parse_vllm_stats_line"]
@@ -51,7 +48,7 @@ def _int(text: str) -> int:
     return int(text.split(" ", 1)[0])
 
 
-_KEYS: dict[str, tuple[str, Callable[[str], Any]]] = {
+_KEYS: Converters = {
     "Avg prompt throughput": ("prompt_throughput", _float),
     "Avg generation throughput": ("gen_throughput", _float),
     "Running": ("running_req", _int),
@@ -84,18 +81,6 @@ def vllm_timestamp(prefix: str, year: int | None = None) -> datetime | None:
         return None
 
 
-def _vllm_fields(keys: tuple[str, ...]) -> tuple[FieldSpec, ...]:
-    """The typed fields a body with ``keys`` fills, in body order as the careful loop fills them."""
-    return tuple(
-        (index, POSITION[_KEYS[key][0]], _KEYS[key][1])
-        for index, key in enumerate(keys)
-        if key in _KEYS
-    )
-
-
-_VLLM_LAYOUTS = BodyLayouts(_vllm_fields)
-
-
 def _engine_head(prefix: str) -> str:
     """``"… Engine 000: "`` -> ``"Engine 000"``; ``""`` when the prefix names no engine."""
     if not prefix.endswith((": ", ": \n")):  # the regex needs one of these ends: skip it
@@ -115,18 +100,6 @@ def parse_vllm_stats_line(line: str, *, year: int | None = None) -> SchedulerSta
         body = body[:-1]
     timestamp = vllm_timestamp(prefix, year)
     source = _engine_head(prefix)
-    record = _VLLM_LAYOUTS.record(body, "vllm", timestamp, None, source)
-    if record is not None:
-        return record
-    pairs = split_pairs(body)
-    _VLLM_LAYOUTS.learn(tuple(pairs))
-    values: dict[str, Any] = {}
-    for key, text in pairs.items():
-        spec = _KEYS.get(key)
-        if spec is None:
-            continue
-        try:
-            values[spec[0]] = spec[1](text)
-        except ValueError:
-            continue
+    pairs = dict(split_pairs(body))
+    values = typed_values(pairs.items(), _KEYS)
     return SchedulerStats(kind="vllm", timestamp=timestamp, raw=pairs, source=source, **values)
