@@ -14,37 +14,31 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import nbformat
 import psutil
 import pytest
 
-from sgl_notebook.server.registry import list_records, stop_record
+from sgl_notebook.server.registry import list_records
+from tests.lab.browser import (
+    ARTIFACTS_ROOT,
+    BROWSER_MARKS,
+    LONG,
+    chromium_page,
+    expect,
+    jp_asyncio_loop,  # noqa: F401 -- pytest-jupyter overrides
+    jp_server_cleanup,  # noqa: F401
+    notebook_lab,
+    run_cell,
+    save_shot,
+    wait_cell_done,
+    wait_kernel_idle,
+)
 from tests.lab.lab_process import LabProcess
 
-playwright_api = pytest.importorskip("playwright.sync_api")
-expect = playwright_api.expect
+pytestmark = BROWSER_MARKS
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="needs /usr/bin/chromium"),
-]
-
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "lab"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-]
-LONG = 180_000  # ms: the machine's two cores are shared with the whole team
+ARTIFACTS = ARTIFACTS_ROOT / "lab"
 # The tiny random model likes "\n"; the regex keeps its answer visible (letters and spaces).
-# 1800 tokens (its context is 2048) stream for several of the sidebar's 2 s polls even on an
-# idle machine (~400 tok/s).
+# 1800 tokens (its context is 2048) stream for several of the sidebar's polls.
 PROMPT_CELL = (
     "%%sgl --max-tokens 1800 --temperature 1.0 --regex '[a-z ]+' -o answer\n"
     "Say hello to {{ name }}, please."
@@ -52,92 +46,27 @@ PROMPT_CELL = (
 
 
 @pytest.fixture
-def jp_asyncio_loop() -> None:
-    """Overrides pytest-jupyter's autouse loop: Playwright's sync API runs its own."""
-
-
-@pytest.fixture
-def jp_server_cleanup() -> None:
-    """Overrides pytest-jupyter's autouse cleanup: no in-process server here."""
-
-
-@pytest.fixture
 def lab(tmp_path: Path, tiny_model_dir: Path) -> Iterator[LabProcess]:
-    root = tmp_path / "notebooks"
-    root.mkdir()
-    notebook = nbformat.v4.new_notebook()
-    notebook.cells = [
-        nbformat.v4.new_code_cell('%load_ext sgl_notebook\nname = "Ada"'),
-        nbformat.v4.new_code_cell(
-            f"%sgl launch {tiny_model_dir} --engine cpu --name tiny -- --decode-log-interval 8"
-        ),
-        nbformat.v4.new_code_cell(PROMPT_CELL),
-        nbformat.v4.new_code_cell("print(answer.text[:40])"),
+    cells = [
+        '%load_ext sgl_notebook\nname = "Ada"',
+        f"%sgl launch {tiny_model_dir} --engine cpu --name tiny -- --decode-log-interval 8",
+        PROMPT_CELL,
+        "print(answer.text[:40])",
     ]
-    notebook.metadata["kernelspec"] = {  # no "select kernel" dialog
-        "name": "python3",
-        "display_name": "Python 3 (ipykernel)",
-        "language": "python",
-    }
-    nbformat.write(notebook, root / "sgl-demo.ipynb")
-    server = LabProcess(tmp_path, root)
-    server.start()
-    yield server
-    server.stop()
-    for record in list_records():  # a failed test must not leave an engine behind
-        stop_record(record)
+    with notebook_lab(tmp_path, "sgl-demo.ipynb", cells) as server:
+        yield server
 
 
 @pytest.fixture
 def page(lab: LabProcess, request: pytest.FixtureRequest) -> Iterator[Any]:
-    """A chromium page; Playwright is started and stopped here, not per session, so its event
-    loop is gone before any other test (asyncio ones included) runs."""
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
-        context = browser.new_context(
-            viewport={"width": 1400, "height": 900},
-            permissions=["clipboard-read", "clipboard-write"],  # to check the Copy button
-        )
-        page = context.new_page()
-        try:
-            yield page
-        finally:
-            report = getattr(request.node, "lab_call_report", None)
-            if report is not None and report.failed:
-                shot(page, "failure")
-            context.close()
-            browser.close()
+    failure = ARTIFACTS / "failure.png"
+    # clipboard permissions: to check the Copy button
+    with chromium_page(request, failure, permissions=["clipboard-read", "clipboard-write"]) as page:
+        yield page
 
 
 def shot(page: Any, name: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
-
-
-def wait_kernel_idle(page: Any, timeout: int = LONG) -> None:
-    page.wait_for_function(
-        """() => {
-            const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
-            const k = w && w.sessionContext && w.sessionContext.session
-                && w.sessionContext.session.kernel;
-            return !!k && k.status === 'idle';
-        }""",
-        timeout=timeout,
-    )
-
-
-def run_cell(page: Any, index: int) -> Any:
-    cell = page.locator(".jp-Notebook .jp-Cell").nth(index)
-    cell.locator(".cm-content").click()
-    page.keyboard.press("Control+Enter")
-    return cell
-
-
-def wait_cell_done(cell: Any, timeout: int = LONG) -> None:
-    # the prompt shows "[n]:" once the cell ran, "[*]:" while it runs
-    expect(cell.locator(".jp-InputPrompt")).to_have_text(re.compile(r"\[\d+\]:"), timeout=timeout)
+    save_shot(page, ARTIFACTS / f"{name}.png")
 
 
 def joined_text(editor: Any, selector: str) -> str:

@@ -16,31 +16,27 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import nbformat
 import pytest
 
-from sgl_notebook.server.registry import list_records, stop_record
-from tests.lab.lab_process import LabProcess
-from tests.lab.test_browser import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
+from sgl_notebook.server.registry import list_records
+from tests.lab.browser import (
+    ARTIFACTS_ROOT,
+    BROWSER_MARKS,
     LONG,
-    jp_asyncio_loop,  # noqa: F401 - pytest fixture overrides, as in test_browser
+    chromium_page,
+    expect,
+    jp_asyncio_loop,  # noqa: F401 -- pytest-jupyter overrides
     jp_server_cleanup,  # noqa: F401
+    notebook_lab,
     run_cell,
     wait_cell_done,
     wait_kernel_idle,
 )
+from tests.lab.lab_process import LabProcess
 
-playwright_api = pytest.importorskip("playwright.sync_api")
-expect = playwright_api.expect
+pytestmark = BROWSER_MARKS
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs /usr/bin/chromium"),
-]
-
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "newcomer"
+ARTIFACTS = ARTIFACTS_ROOT / "newcomer"
 CELLS = [
     "%load_ext sgl_notebook\nimport os\nos.environ['CUDA_VISIBLE_DEVICES'] = ''  # no GPU here",
     "%sgl launch --name nc -- --enable-metrics --enable-cache-report",
@@ -55,40 +51,14 @@ CELLS = [
 
 @pytest.fixture
 def lab(tmp_path: Path) -> Iterator[LabProcess]:
-    root = tmp_path / "notebooks"
-    root.mkdir()
-    notebook = nbformat.v4.new_notebook()
-    notebook.cells = [nbformat.v4.new_code_cell(source) for source in CELLS]
-    notebook.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3 (ipykernel)",
-        "language": "python",
-    }
-    nbformat.write(notebook, root / "newcomer.ipynb")
-    server = LabProcess(tmp_path, root)
-    server.start()
-    yield server
-    server.stop()
-    for record in list_records():  # a failed test must not leave an engine behind
-        stop_record(record)
+    with notebook_lab(tmp_path, "newcomer.ipynb", CELLS) as server:
+        yield server
 
 
 @pytest.fixture
 def page(lab: LabProcess, request: pytest.FixtureRequest) -> Iterator[Any]:
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
-        context = browser.new_context(viewport={"width": 1400, "height": 900})
-        page = context.new_page()
-        try:
-            yield page
-        finally:
-            report = getattr(request.node, "lab_call_report", None)
-            if report is not None and report.failed:
-                shot(page, "failure")
-            context.close()
-            browser.close()
+    with chromium_page(request, ARTIFACTS / "failure.png") as page:
+        yield page
 
 
 def shot(target: Any, name: str) -> None:

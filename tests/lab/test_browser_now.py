@@ -10,79 +10,48 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import nbformat
 import pytest
 
-from sgl_notebook.server.registry import list_records, stop_record
-from tests.lab.lab_process import LabProcess
-from tests.lab.test_browser import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
+from tests.lab.browser import (
+    ARTIFACTS_ROOT,
+    BROWSER_MARKS,
     LONG,
+    chromium_page,
+    expect,
+    jp_asyncio_loop,  # noqa: F401 -- pytest-jupyter overrides
+    jp_server_cleanup,  # noqa: F401
+    notebook_lab,
     run_cell,
+    save_shot,
     wait_cell_done,
     wait_kernel_idle,
 )
+from tests.lab.lab_process import LabProcess
 
-playwright_api = pytest.importorskip("playwright.sync_api")
-expect = playwright_api.expect
+pytestmark = BROWSER_MARKS
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs /usr/bin/chromium"),
-]
-
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "lab-now"
+ARTIFACTS = ARTIFACTS_ROOT / "lab-now"
 IDLE_WITHIN_S = 2.0
 
 
 @pytest.fixture
-def jp_asyncio_loop() -> None:
-    """Overrides pytest-jupyter's autouse loop: Playwright's sync API runs its own."""
-
-
-@pytest.fixture
-def jp_server_cleanup() -> None:
-    """Overrides pytest-jupyter's autouse cleanup: no in-process server here."""
-
-
-@pytest.fixture
 def lab(tmp_path: Path, tiny_model_dir: Path) -> Iterator[LabProcess]:
-    root = tmp_path / "notebooks"
-    root.mkdir()
-    notebook = nbformat.v4.new_notebook()
-    notebook.cells = [
-        nbformat.v4.new_code_cell("%load_ext sgl_notebook"),
-        nbformat.v4.new_code_cell(
-            f"%sgl launch {tiny_model_dir} --engine cpu --name tiny -- --decode-log-interval 8"
-        ),
-        nbformat.v4.new_code_cell(
-            "%%sgl --max-tokens 1200 --temperature 1.0 --regex '[a-z ]+'\nSay hello, please."
-        ),
+    cells = [
+        "%load_ext sgl_notebook",
+        f"%sgl launch {tiny_model_dir} --engine cpu --name tiny -- --decode-log-interval 8",
+        "%%sgl --max-tokens 1200 --temperature 1.0 --regex '[a-z ]+'\nSay hello, please.",
     ]
-    notebook.metadata["kernelspec"] = {
-        "name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
-    nbformat.write(notebook, root / "now.ipynb")
-    server = LabProcess(tmp_path, root)
-    server.start()
-    yield server
-    server.stop()
-    for record in list_records():
-        stop_record(record)
+    with notebook_lab(tmp_path, "now.ipynb", cells) as server:
+        yield server
 
 
 @pytest.fixture
 def page(lab: LabProcess) -> Iterator[Any]:
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                             args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 900})
+    with chromium_page() as page:
         try:
             yield page
         finally:
-            ARTIFACTS.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(ARTIFACTS / "last.png"))
-            browser.close()
+            save_shot(page, ARTIFACTS / "last.png")
 
 
 def test_sidebar_and_status_bar_read_idle_within_two_seconds(page: Any, lab: LabProcess) -> None:
@@ -105,11 +74,10 @@ def test_sidebar_and_status_bar_read_idle_within_two_seconds(page: Any, lab: Lab
         page.wait_for_timeout(200)
     done = time.monotonic()  # the browser saw the cell end: an upper bound on "last request"
     assert busy, "the card never showed a throughput while the cell streamed"
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "streamed.png"))
+    save_shot(page, ARTIFACTS / "streamed.png")
     expect(status).to_have_text("SGLang: 1 running · 0.0 tok/s", timeout=10_000)
     expect(throughput).to_have_text("0.0 tok/s", timeout=10_000)
     expect(card).to_contain_text("running 0 · queued 0", timeout=10_000)
     took = time.monotonic() - done
-    page.screenshot(path=str(ARTIFACTS / "idle.png"))
+    save_shot(page, ARTIFACTS / "idle.png")
     assert took <= IDLE_WITHIN_S, f"the sidebar and status bar read idle only after {took:.1f} s"

@@ -2,7 +2,7 @@
 router's workers are listed right under it, indented, and stopping the router from the sidebar
 stops the workers it launched (the registry's cascade), leaving a server it only fronts.
 
-Screenshots land in ``test-artifacts/lab/router-*.png``.
+Screenshots land in ``test-artifacts/lab-router/``.
 """
 
 from __future__ import annotations
@@ -16,33 +16,21 @@ import psutil
 import pytest
 
 from sgl_notebook.server.registry import find_record
+from tests.lab.browser import (
+    ARTIFACTS_ROOT,
+    BROWSER_MARKS,
+    chromium_page,
+    expect,
+    jp_asyncio_loop,  # noqa: F401 -- pytest-jupyter overrides
+    jp_server_cleanup,  # noqa: F401
+    save_shot,
+)
 from tests.lab.conftest import FakeServer
 from tests.lab.lab_process import LabProcess
 
-playwright_api = pytest.importorskip("playwright.sync_api")
-expect = playwright_api.expect
+pytestmark = BROWSER_MARKS
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="needs /usr/bin/chromium"),
-]
-
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "lab"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--disable-dev-shm-usage"]
-
-
-@pytest.fixture
-def jp_asyncio_loop() -> None:
-    """Overrides pytest-jupyter's autouse loop: Playwright's sync API runs its own."""
-
-
-@pytest.fixture
-def jp_server_cleanup() -> None:
-    """Overrides pytest-jupyter's autouse cleanup: no in-process server here."""
-
-
+ARTIFACTS = ARTIFACTS_ROOT / "lab-router"
 BUILT = Path(__file__).resolve().parents[2] / "sgl_notebook" / "labextension"
 
 
@@ -64,20 +52,12 @@ def lab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LabProcess]
 
 @pytest.fixture
 def page(lab: LabProcess) -> Iterator[Any]:
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
-                                             args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1400, "height": 900})
-        try:
-            yield context.new_page()
-        finally:
-            context.close()
-            browser.close()
+    with chromium_page() as page:
+        yield page
 
 
 def shot(page: Any, name: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"router-{name}.png"))
+    save_shot(page, ARTIFACTS / f"{name}.png")
 
 
 def alive(server: FakeServer) -> bool:
