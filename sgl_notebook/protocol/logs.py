@@ -192,7 +192,7 @@ def _read_body(body: str) -> tuple[dict[str, str], dict[str, Any]]:
     pairs = dict(parts)
     values = typed_values(parts, _KEYS)
     for key, text in parts:
-        if key.endswith(_GRAPH_SUFFIX) and key not in _KEYS and text in _BOOLS:
+        if text in _BOOLS and key.endswith(_GRAPH_SUFFIX) and key not in _KEYS:
             values["cuda_graph"] = _BOOLS[text]
     # SWA/Mamba/HiSparse lines: "full token usage" stands in for a "token usage" they lack
     for key, (name, convert) in _FALLBACK_KEYS.items():
