@@ -16,15 +16,17 @@ from __future__ import annotations
 import json
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import psutil
 from jupyter_client.manager import start_new_kernel
 
-SETUP = """
+REPO = Path(__file__).resolve().parents[1]  # the kernel imports the log formatter from tests/
+SETUP = f"import sys\nsys.path.insert(0, {str(REPO)!r})\n" + """
 import threading, time
 from datetime import datetime
-from sgl_notebook.protocol.log_formats import format_access_line, format_sglang_batch_line
+from tests.protocol.log_formats import format_access_line, format_sglang_batch_line
 from sgl_notebook.stats import SchedulerStats, ServerStats
 
 class StandIn:

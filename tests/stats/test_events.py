@@ -83,7 +83,7 @@ def test_event_records_and_non_events() -> None:
     ],
 )
 def test_typed_fields_of_newer_batch_lines(line: str, fields: dict) -> None:
-    for _ in range(3):  # first read the careful way, then through the learned layout
+    for _ in range(3):  # a repeated line gives the same fields each time
         record = parse_line(line)
         for name, value in fields.items():
             assert getattr(record, name) == (pytest.approx(value) if value is not None else None)

@@ -12,7 +12,7 @@ import pytest
 from sgl_notebook.protocol.phases import LaunchPhase, parse_phase_line
 from sgl_notebook.stats import PhaseRecord, ServerStats, from_log, parse_line
 from sgl_notebook.stats.window import SeriesWindow, summary_line
-from tests.stats import recorded_lines as rec
+from tests.protocol import recorded_lines as rec
 
 LOG = [
     "[2025-07-28 04:59:40] Load weight begin. avail mem=78.50 GB",

@@ -8,14 +8,14 @@ from datetime import datetime
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sgl_notebook.protocol.log_formats import (
+from sgl_notebook.stats import AccessLine, SchedulerStats, ServerStats, parse_line
+from tests.protocol.log_formats import (
     SGLANG_DIALECTS,
     VLLM_DIALECTS,
     format_access_line,
     format_sglang_batch_line,
     format_vllm_stats_line,
 )
-from sgl_notebook.stats import AccessLine, SchedulerStats, ServerStats, parse_line
 
 NOISE = st.text(alphabet=st.characters(codec="utf-8"), max_size=200)
 MARKERS = st.sampled_from(
@@ -187,7 +187,7 @@ def test_access_lines_round_trip(
 @settings(max_examples=300, deadline=None)
 @given(st.one_of(TEXTISH, sglang_records().map(lambda case: case[0])))
 def test_a_line_parses_the_same_every_time(text: str) -> None:
-    # The second sighting of a body shape compiles it; later ones are read by its regex.
+    # No state carries over from one line to the next: a repeated line gives the same record.
     first = repr(parse_line(text))
     for _ in range(3):
         assert repr(parse_line(text)) == first

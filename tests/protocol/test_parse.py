@@ -8,7 +8,7 @@ import pytest
 
 from sgl_notebook.protocol.phases import LaunchPhase
 from sgl_notebook.stats import AccessLine, PhaseRecord, SchedulerStats, parse_line
-from tests.stats import recorded_lines as rec
+from tests.protocol import recorded_lines as rec
 
 
 def stats(line: str) -> SchedulerStats:
@@ -207,21 +207,21 @@ def _same(a: object, b: object) -> bool:
         rec.VLLM_V0,
     ],
 )
-def test_learned_body_shapes_read_like_the_careful_path(line: str) -> None:
-    # A body shape is compiled on its second sighting and read by its regex from the third on.
+def test_a_repeated_line_reads_the_same_every_time(line: str) -> None:
+    # Servers repeat the same body shape: no state kept between lines changes how it is read.
     first = parse_line(line)
     assert isinstance(first, SchedulerStats)
     for _ in range(3):
         assert _same(parse_line(line), first)
 
 
-def test_values_a_learned_shape_cannot_convert_go_the_careful_way() -> None:
+def test_values_that_do_not_convert_in_a_repeated_shape_stay_raw() -> None:
     good = (
         "[2025-07-28 04:59:51] Decode batch. #running-req: 3, #token: 64, token usage: 0.01, "
         "cuda graph: True, gen throughput (token/s): 5.96, #queue-req: 0, "
     )
     for _ in range(3):
-        assert stats(good).cuda_graph is True  # the shape is learned
+        assert stats(good).cuda_graph is True  # the shape has been seen before
     odd = stats(
         good.replace("#running-req: 3", "#running-req: many")
         .replace("cuda graph: True", "cuda graph: maybe")
