@@ -35,10 +35,6 @@ class SchedulerLike(Protocol):
     def abort(self, rid: str) -> None: ...
 
 
-class Tokenizes(Protocol):
-    def __call__(self, text: str) -> Any: ...
-
-
 @dataclass
 class RequestState:
     item: GenerateItem
@@ -305,6 +301,3 @@ class GenerationManager:
             self.scheduler.abort(target)
             if self.metrics is not None:
                 self.metrics.observe_aborted()
-
-    def has_pending(self) -> bool:
-        return bool(self.states)

@@ -46,10 +46,6 @@ def concat_rows(parts: list[KV]) -> KV:
     ]
 
 
-def select_rows(kv: KV, rows: torch.Tensor) -> KV:
-    return [(k[rows], v[rows]) for k, v in kv]
-
-
 def select_columns(kv: KV, start: int, end: int | None = None) -> KV:
     """Columns ``start:end`` of every layer (a view)."""
     return [(k[:, :, start:end], v[:, :, start:end]) for k, v in kv]
