@@ -74,87 +74,107 @@ def new_rid() -> str:
     return uuid.uuid4().hex
 
 
-def _per_item(value: Any, i: int, is_list: bool) -> Any:
-    return value[i] if is_list else value
-
-
-def expand_request(obj: GenerateReqInput) -> ExpandedRequest:
-    """Expand a ``/generate`` body into single sequences, with SGLang 0.4.10's errors."""
+def _prompts(obj: GenerateReqInput) -> tuple[bool, list[Any]]:
+    """(single?, the prompts: texts or token id lists)."""
     if obj.input_embeds is not None:
         raise ValueError("input_embeds is not supported by the CPU engine; send text or input_ids.")
     if (obj.text is None and obj.input_ids is None) or (
         obj.text is not None and obj.input_ids is not None
     ):
         raise ValueError("Either text, input_ids or input_embeds should be provided.")
-
     if obj.text is not None:
         is_single = isinstance(obj.text, str)
-        prompts: list[Any] = [obj.text] if is_single else list(obj.text)
-    else:
-        assert obj.input_ids is not None
-        if len(obj.input_ids) == 0:
-            raise ValueError("input_ids cannot be empty.")
-        is_single = isinstance(obj.input_ids[0], int)
-        prompts = [obj.input_ids] if is_single else list(obj.input_ids)
-    batch = len(prompts)
+        return is_single, [obj.text] if is_single else list(obj.text)
+    assert obj.input_ids is not None
+    if len(obj.input_ids) == 0:
+        raise ValueError("input_ids cannot be empty.")
+    is_single = isinstance(obj.input_ids[0], int)
+    return is_single, [obj.input_ids] if is_single else list(obj.input_ids)
 
-    sp_list = isinstance(obj.sampling_params, list)
+
+def _sampling_params(obj: GenerateReqInput, batch: int) -> tuple[list[dict[str, Any]], int]:
+    """(one sampling_params dict per prompt, the parallel sample count ``n``)."""
     sps: list[dict[str, Any]]
     if isinstance(obj.sampling_params, list):
         sps = list(obj.sampling_params)
+        if len(sps) != batch:
+            raise ValueError("The length of sampling_params should be equal to the batch size.")
     else:
         sps = [dict(obj.sampling_params or {})] * batch
-    if sp_list and len(sps) != batch:
-        raise ValueError("The length of sampling_params should be equal to the batch size.")
     n_values = {int(sp.get("n", 1) or 1) for sp in sps}
     if len(n_values) > 1:
         raise ValueError(
             "The parallel_sample_num should be the same for all samples in sample params."
         )
-    n = n_values.pop() if n_values else 1
+    return sps, n_values.pop() if n_values else 1
 
-    rid_list = isinstance(obj.rid, list)
+
+def _rids(obj: GenerateReqInput, batch: int, is_single: bool) -> list[str]:
     if obj.rid is None:
-        rids = [new_rid() for _ in range(batch)]
-    elif rid_list:
-        rids = list(obj.rid)
-        if len(rids) != batch:
+        return [new_rid() for _ in range(batch)]
+    if isinstance(obj.rid, list):
+        if len(obj.rid) != batch:
             raise ValueError(
                 "The specified rids length mismatch with the batch_size for batch processing."
             )
-    elif isinstance(obj.rid, str):
-        rids = [obj.rid] if is_single else [f"{obj.rid}_{i}" for i in range(batch)]
-    else:
-        raise ValueError("The rid should be a string or a list of strings.")
+        return list(obj.rid)
+    if isinstance(obj.rid, str):
+        return [obj.rid] if is_single else [f"{obj.rid}_{i}" for i in range(batch)]
+    raise ValueError("The rid should be a string or a list of strings.")
 
-    def option(value: Any, default: Any, name: str) -> list[Any]:
-        if isinstance(value, list) and name != "token_ids_logprob":
-            if n > 1:
-                raise ValueError(f"Cannot use list {name} with parallel_sample_num > 1")
-            return list(value)
-        return [default if value is None else value] * batch
 
-    return_logprob = option(obj.return_logprob, False, "return_logprob")
-    start_len = option(obj.logprob_start_len, -1, "logprob_start_len")
-    top_num = option(obj.top_logprobs_num, 0, "top_logprobs_num")
-    tid = obj.token_ids_logprob
-    tid_is_batch = bool(tid) and isinstance(tid[0], list)  # type: ignore[index]
-    if tid_is_batch and n > 1:
-        raise ValueError("Cannot use list token_ids_logprob with parallel_sample_num > 1")
+@dataclass
+class _Items:
+    """Builds the :class:`GenerateItem` of prompt ``i``, with its per-item logprob options."""
 
-    def item(i: int, rid: str, sampling: dict[str, Any]) -> GenerateItem:
-        prompt = prompts[i]
+    prompts: list[Any]
+    return_logprob: list[Any]
+    start_len: list[Any]
+    top_num: list[Any]
+    tid: Any
+    tid_is_batch: bool
+
+    @classmethod
+    def of(cls, obj: GenerateReqInput, prompts: list[Any], n: int) -> _Items:
+        batch = len(prompts)
+
+        def option(value: Any, default: Any, name: str) -> list[Any]:
+            if isinstance(value, list) and name != "token_ids_logprob":
+                if n > 1:
+                    raise ValueError(f"Cannot use list {name} with parallel_sample_num > 1")
+                return list(value)
+            return [default if value is None else value] * batch
+
+        return_logprob = option(obj.return_logprob, False, "return_logprob")
+        start_len = option(obj.logprob_start_len, -1, "logprob_start_len")
+        top_num = option(obj.top_logprobs_num, 0, "top_logprobs_num")
+        tid = obj.token_ids_logprob
+        tid_is_batch = bool(tid) and isinstance(tid[0], list)  # type: ignore[index]
+        if tid_is_batch and n > 1:
+            raise ValueError("Cannot use list token_ids_logprob with parallel_sample_num > 1")
+        return cls(prompts, return_logprob, start_len, top_num, tid, tid_is_batch)
+
+    def __call__(self, i: int, rid: str, sampling: dict[str, Any]) -> GenerateItem:
+        prompt = self.prompts[i]
         return GenerateItem(
             rid=rid,
             text=prompt if isinstance(prompt, str) else None,
             input_ids=None if isinstance(prompt, str) else list(prompt),
             sampling_params=sampling,
-            return_logprob=bool(return_logprob[i]),
-            logprob_start_len=int(start_len[i]),
-            top_logprobs_num=int(top_num[i]),
-            token_ids_logprob=(tid[i] if tid_is_batch else tid),  # type: ignore[index,arg-type]
+            return_logprob=bool(self.return_logprob[i]),
+            logprob_start_len=int(self.start_len[i]),
+            top_logprobs_num=int(self.top_num[i]),
+            token_ids_logprob=self.tid[i] if self.tid_is_batch else self.tid,
         )
 
+
+def expand_request(obj: GenerateReqInput) -> ExpandedRequest:
+    """Expand a ``/generate`` body into single sequences, with SGLang 0.4.10's errors."""
+    is_single, prompts = _prompts(obj)
+    batch = len(prompts)
+    sps, n = _sampling_params(obj, batch)
+    rids = _rids(obj, batch, is_single)
+    item = _Items.of(obj, prompts, n)
     if n == 1:
         items = [item(i, rids[i], dict(sps[i])) for i in range(batch)]
         return ExpandedRequest(

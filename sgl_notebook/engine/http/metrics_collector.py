@@ -41,21 +41,26 @@ class EngineMetrics:
             "model_name": model_name, "engine_type": "unified", "tp_rank": "0", "pp_rank": "0",
         }
         self._req_labels = {"model_name": model_name}
-        sched = list(self._sched_labels)
-        req = list(self._req_labels)
-        reg = self.registry
+        # declared in SGLang's order, which is the order /metrics lists them in
+        self._declare_scheduler_gauges()
+        self._declare_request_metrics()
 
-        def gauge(name: str, doc: str) -> Any:
-            return Gauge(name, doc, sched, registry=reg).labels(**self._sched_labels)
+    def _gauge(self, name: str, doc: str) -> Any:
+        labels = self._sched_labels
+        return Gauge(name, doc, list(labels), registry=self.registry).labels(**labels)
 
-        def counter(name: str, doc: str) -> Any:
-            return Counter(name, doc, req, registry=reg).labels(**self._req_labels)
+    def _counter(self, name: str, doc: str) -> Any:
+        labels = self._req_labels
+        return Counter(name, doc, list(labels), registry=self.registry).labels(**labels)
 
-        def histogram(name: str, doc: str, buckets: list[float]) -> Any:
-            return Histogram(name, doc, req, buckets=buckets, registry=reg).labels(
-                **self._req_labels
-            )
+    def _histogram(self, name: str, doc: str, buckets: list[float]) -> Any:
+        labels = self._req_labels
+        return Histogram(
+            name, doc, list(labels), buckets=buckets, registry=self.registry
+        ).labels(**labels)
 
+    def _declare_scheduler_gauges(self) -> None:
+        gauge = self._gauge
         self.num_running_reqs = gauge("sglang:num_running_reqs", "The number of running requests.")
         self.num_used_tokens = gauge("sglang:num_used_tokens", "The number of used tokens.")
         self.token_usage = gauge("sglang:token_usage", "The token usage.")
@@ -70,6 +75,9 @@ class EngineMetrics:
             "The number of requests in the grammar waiting queue.",
         )
         self.cache_hit_rate = gauge("sglang:cache_hit_rate", "The prefix cache hit rate.")
+
+    def _declare_request_metrics(self) -> None:
+        counter, histogram = self._counter, self._histogram
         self.prompt_tokens = counter(
             "sglang:prompt_tokens_total", "Number of prefill tokens processed."
         )

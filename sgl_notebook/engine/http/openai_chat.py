@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import Request
@@ -83,64 +84,88 @@ def chat_response(
     )
 
 
+@dataclass
+class _ChatStream:
+    """What a chat stream remembers per choice between chunks, and the chunks it writes."""
+
+    req: ChatCompletionRequest
+    rid: str = ""
+    started: set[int] = field(default_factory=set)
+    texts: dict[int, str] = field(default_factory=dict)
+    logprobs_sent: dict[int, int] = field(default_factory=dict)
+    finish_reasons: dict[int, dict[str, Any]] = field(default_factory=dict)
+    prompt: dict[int, int] = field(default_factory=dict)
+    completion: dict[int, int] = field(default_factory=dict)
+    cached: dict[int, int] = field(default_factory=dict)
+
+    def chunk(self, index: int, delta: DeltaMessage, **kw: Any) -> str:
+        choice = ChatCompletionResponseStreamChoice(index=index, delta=delta, **kw)
+        body = ChatCompletionStreamResponse(
+            id=self.rid, created=int(time.time()), choices=[choice], model=self.req.model
+        )
+        return f"data: {body.model_dump_json()}\n\n"
+
+    def _new_logprobs(self, index: int, meta: dict[str, Any]) -> Any:
+        if not self.req.logprobs:
+            return None
+        start = self.logprobs_sent.get(index, 0)
+        lp = to_openai_logprobs(
+            output_token_logprobs=meta["output_token_logprobs"][start:],
+            output_top_logprobs=meta.get("output_top_logprobs", [])[start:],
+        )
+        self.logprobs_sent[index] = len(meta["output_token_logprobs"])
+        return to_chat_logprobs(lp, per_token_tops=False)
+
+    def on_output(self, content: dict[str, Any]) -> Iterator[str]:
+        """The chunks one output of the manager makes: the role chunk first, then new text."""
+        index = content.get("index", 0)
+        meta = content["meta_info"]
+        self.rid = meta["id"]
+        self.prompt[index] = meta["prompt_tokens"]
+        self.completion[index] = meta["completion_tokens"]
+        self.cached[index] = meta.get("cached_tokens", 0)
+        logprobs = self._new_logprobs(index, meta)
+        if meta["finish_reason"]:
+            self.finish_reasons[index] = meta["finish_reason"]
+        if index not in self.started:
+            self.started.add(index)
+            yield self.chunk(index, DeltaMessage(role="assistant", content=""))
+        sent = self.texts.get(index, "")
+        delta = content["text"][len(sent):]
+        self.texts[index] = sent + delta
+        if delta:
+            yield self.chunk(index, DeltaMessage(content=delta), logprobs=logprobs)
+
+    def ending(self, enable_cache_report: bool) -> Iterator[str]:
+        """One finish chunk per choice, then the usage chunk if asked for."""
+        for index, reason in self.finish_reasons.items():
+            yield self.chunk(
+                index, DeltaMessage(), finish_reason=reason["type"],
+                matched_stop=reason.get("matched"),
+            )
+        options = self.req.stream_options
+        if options and options.include_usage:
+            usage = stream_usage(
+                self.prompt, self.completion, self.cached, self.req.n, enable_cache_report
+            )
+            body = ChatCompletionStreamResponse(
+                id=self.rid, created=int(time.time()), choices=[], model=self.req.model,
+                usage=usage,
+            )
+            yield f"data: {body.model_dump_json()}\n\n"
+
+
 async def chat_stream(
     st: EngineState, adapted: GenerateReqInput, req: ChatCompletionRequest, raw: Request
 ) -> AsyncIterator[str]:
     assert st.manager is not None
-    is_first: dict[int, bool] = {}
-    buffers: dict[int, str] = {}
-    n_prev: dict[int, int] = {}
-    finish_reasons: dict[int, dict[str, Any]] = {}
-    prompt: dict[int, int] = {}
-    completion: dict[int, int] = {}
-    cached: dict[int, int] = {}
-    rid = ""
-
-    def chunk(index: int, delta: DeltaMessage, **kw: Any) -> str:
-        choice = ChatCompletionResponseStreamChoice(index=index, delta=delta, **kw)
-        body = ChatCompletionStreamResponse(
-            id=rid, created=int(time.time()), choices=[choice], model=req.model
-        )
-        return f"data: {body.model_dump_json()}\n\n"
-
+    stream = _ChatStream(req)
     try:
         async for content in st.manager.generate(adapted, raw):
-            index = content.get("index", 0)
-            meta = content["meta_info"]
-            rid = meta["id"]
-            prompt[index] = meta["prompt_tokens"]
-            completion[index] = meta["completion_tokens"]
-            cached[index] = meta.get("cached_tokens", 0)
-            logprobs = None
-            if req.logprobs:
-                start = n_prev.get(index, 0)
-                lp = to_openai_logprobs(
-                    output_token_logprobs=meta["output_token_logprobs"][start:],
-                    output_top_logprobs=meta.get("output_top_logprobs", [])[start:],
-                )
-                logprobs = to_chat_logprobs(lp, per_token_tops=False)
-                n_prev[index] = len(meta["output_token_logprobs"])
-            if meta["finish_reason"]:
-                finish_reasons[index] = meta["finish_reason"]
-            if is_first.get(index, True):
-                is_first[index] = False
-                yield chunk(index, DeltaMessage(role="assistant", content=""))
-            buffer = buffers.get(index, "")
-            delta = content["text"][len(buffer):]
-            buffers[index] = buffer + delta
-            if delta:
-                yield chunk(index, DeltaMessage(content=delta), logprobs=logprobs)
-        for index, reason in finish_reasons.items():
-            yield chunk(
-                index, DeltaMessage(), finish_reason=reason["type"],
-                matched_stop=reason.get("matched"),
-            )
-        if req.stream_options and req.stream_options.include_usage:
-            usage = stream_usage(prompt, completion, cached, req.n, st.args.enable_cache_report)
-            body = ChatCompletionStreamResponse(
-                id=rid, created=int(time.time()), choices=[], model=req.model, usage=usage
-            )
-            yield f"data: {body.model_dump_json()}\n\n"
+            for line in stream.on_output(content):
+                yield line
+        for line in stream.ending(st.args.enable_cache_report):
+            yield line
     except ValueError as e:
         yield f"data: {streaming_error(str(e))}\n\n"
     yield "data: [DONE]\n\n"
