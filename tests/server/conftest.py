@@ -8,12 +8,14 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import psutil
 import pytest
+from jupyter_client.manager import KernelManager
 
 from tests.fixtures.processes import session_processes
 
@@ -125,3 +127,22 @@ def launch_concurrently(
     for thread in threads:
         thread.join()
     return servers, failures
+
+
+@pytest.fixture
+def kernel(tmp_path: Path) -> Iterator[tuple[KernelManager, Any]]:
+    """A real python3 kernel (jupyter_client) and its client, shut down afterwards."""
+    # named like Jupyter Server's connection files, so the kernel id can be read from it
+    manager = KernelManager(
+        kernel_name="python3", connection_file=str(tmp_path / f"kernel-{uuid.uuid4()}.json")
+    )
+    manager.start_kernel(env=dict(os.environ))
+    client = manager.client()
+    client.start_channels()
+    client.wait_for_ready(timeout=60)
+    try:
+        yield manager, client
+    finally:
+        client.stop_channels()
+        if manager.is_alive():
+            manager.shutdown_kernel(now=True)

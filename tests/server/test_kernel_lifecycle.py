@@ -5,38 +5,17 @@ from __future__ import annotations
 import os
 import signal
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import psutil
 import pytest
-from jupyter_client.manager import KernelManager
 
 from sgl_notebook.server.registry import find_record
 
 pytestmark = pytest.mark.usefixtures("no_leaks")
 
 GONE_WITHIN_S = 10.0
-
-
-@pytest.fixture
-def kernel(tmp_path: Path) -> Iterator[tuple[KernelManager, Any]]:
-    # named like Jupyter Server's connection files, so the kernel id can be read from it
-    manager = KernelManager(
-        kernel_name="python3", connection_file=str(tmp_path / f"kernel-{uuid.uuid4()}.json")
-    )
-    manager.start_kernel(env=dict(os.environ))
-    client = manager.client()
-    client.start_channels()
-    client.wait_for_ready(timeout=60)
-    try:
-        yield manager, client
-    finally:
-        client.stop_channels()
-        if manager.is_alive():
-            manager.shutdown_kernel(now=True)
 
 
 def run(client: Any, code: str) -> str:

@@ -8,9 +8,7 @@ import io
 import os
 import signal
 import time
-import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -181,23 +179,6 @@ def test_router_arguments_are_checked(fake_python: str) -> None:
 
 
 # ------------------------------------------- a kernel that is killed, restarted or shut down
-
-
-@pytest.fixture
-def kernel(tmp_path: Path) -> Iterator[tuple[KernelManager, Any]]:
-    manager = KernelManager(
-        kernel_name="python3", connection_file=str(tmp_path / f"kernel-{uuid.uuid4()}.json")
-    )
-    manager.start_kernel(env=dict(os.environ))
-    client = manager.client()
-    client.start_channels()
-    client.wait_for_ready(timeout=60)
-    try:
-        yield manager, client
-    finally:
-        client.stop_channels()
-        if manager.is_alive():
-            manager.shutdown_kernel(now=True)
 
 
 @pytest.mark.parametrize("how", ["sigkill", "restart", "shutdown"])
