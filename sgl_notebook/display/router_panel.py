@@ -65,7 +65,7 @@ class RouterPanel:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
 
-        from sgl_notebook.display.dashboard import _COLORS
+        from sgl_notebook.display.dashboard_figure import _COLORS
 
         names, counts, healthy, history = self._series()
         figure = Figure(figsize=(10, 2.6), dpi=self.dpi)
