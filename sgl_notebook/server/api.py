@@ -1,49 +1,22 @@
-"""``launch``, ``connect`` and ``servers``: the public entry points (re-exported by the package)."""
+"""``launch``, ``connect``, ``servers`` and ``router``: the public entry points (re-exported by
+the package). ``launch`` checks its arguments and hands over: one server to ``Server.start()``,
+several behind SGLang's router to :mod:`sgl_notebook.server.router_launch`."""
 
 from __future__ import annotations
 
-import atexit
-import contextlib
-import os
-import secrets
-import threading
-import time
-import uuid
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from sgl_notebook.protocol.phases import PhaseEvent
-from sgl_notebook.server.errors import SglNotebookError
-from sgl_notebook.server.launcher import LaunchConfig, start_server
-from sgl_notebook.server.registry import ServerRecord, write_record
-from sgl_notebook.server.server import Server, make_stats
+from sgl_notebook.server.api_keys import generate_api_key, resolve_api_key
+from sgl_notebook.server.launcher import LaunchConfig
+from sgl_notebook.server.live import servers
+from sgl_notebook.server.remote import connect
+from sgl_notebook.server.router_launch import launch_replicas, router
+from sgl_notebook.server.server import Server
 
-__all__ = ["launch", "connect", "servers", "router"]
-
-_lock = threading.Lock()
-_servers: list[Server] = []
-
-
-def remember(server: Server) -> None:
-    with _lock:
-        if server not in _servers:
-            _servers.append(server)
-
-
-def forget(server: Server) -> None:
-    with _lock, contextlib.suppress(ValueError):
-        _servers.remove(server)
-
-
-def servers() -> list[Server]:
-    """The servers this process launched or connected to and has not stopped."""
-    with _lock:
-        return list(_servers)
-
-
-def generate_api_key() -> str:
-    """A fresh random key that never starts with "-" (it is passed on a command line)."""
-    return "sgl-" + secrets.token_urlsafe(24)
+__all__ = ["launch", "connect", "servers", "router", "generate_api_key"]
 
 
 def launch(
@@ -78,25 +51,14 @@ def launch(
     >>> server = launch()                                # doctest: +SKIP
     >>> server.chat("Hi!").text                          # doctest: +SKIP
     """
-    if timeout <= 0:
-        raise ValueError(f"timeout must be positive, got {timeout}")
-    if idle_timeout is not None and idle_timeout <= 0:
-        raise ValueError(f"idle_timeout must be positive seconds or None, got {idle_timeout}")
-    if isinstance(extra_args, str):
-        raise TypeError("extra_args must be a list of strings, e.g. ['--log-level', 'warning']")
-    if api_key == "auto":
-        api_key = generate_api_key()
+    _check_launch_args(timeout, idle_timeout, extra_args)
+    api_key = resolve_api_key(api_key)
     if replicas is not None or router_policy is not None:
-        import functools
-
         if idle_timeout is not None:
             raise ValueError(
                 "idle_timeout does not apply to replicas: the router sends requests to the "
                 "workers directly, so they cannot restart on the next request"
             )
-
-        from sgl_notebook.server.router_launch import launch_replicas
-
         one = functools.partial(
             launch, engine=engine, host=host, api_key=api_key, python=python, timeout=timeout,
             idle_timeout=idle_timeout, extra_args=extra_args, **server_args,
@@ -111,78 +73,15 @@ def launch(
         python=python, timeout=float(timeout), extra_args=tuple(extra_args),
         server_args=dict(server_args),
     )
-    holder: list[Server] = []
-
-    def forward(event: PhaseEvent) -> None:
-        if on_phase is not None:
-            on_phase(event)
-        if holder:
-            holder[0]._on_phase(event)
-
-    # stats exist before the process does, so every line (start-up and warm-up too) reaches them
-    stats, _ = make_stats(engine)
-    feed = stats.feed if stats is not None else None
-    process = start_server(config, on_phase=forward, on_line=feed)
-    server = Server(process.record, process=process, config=config, idle_timeout=idle_timeout,
-                    stats=stats)
-    holder.append(server)
-    remember(server)
-    return server
+    # the stats exist before the process does, so every line (start-up and warm-up too) counts
+    server = Server.from_config(config, idle_timeout=idle_timeout)
+    return server.start(on_phase=on_phase)
 
 
-def connect(url: str, *, api_key: str | None = None, name: str | None = None) -> Server:
-    """A ``Server`` for a server someone else runs (a remote SGLang, vLLM, ...).
-
-    Checks that it answers; registers it so ``sgl-notebook ps`` and the sidebar list it.
-    """
-    import httpx
-
-    from sgl_notebook.client import ServerHTTPError, SglClient
-
-    if not url.startswith(("http://", "https://")):
-        raise ValueError(f"connect() needs an http(s) URL such as http://host:30000, got {url!r}")
-    url = url.rstrip("/")
-    probe = SglClient(url, api_key=api_key, timeout=10.0)
-    model = ""
-    try:
-        try:
-            model = str(probe.model_info().get("model_path", ""))
-        except ServerHTTPError as error:
-            if error.status == 401:
-                raise SglNotebookError(
-                    f"{url} rejected the API key (HTTP 401); pass api_key= the server's key"
-                ) from None
-            models = probe.models()
-            model = models[0] if models else ""
-    except httpx.HTTPError as error:
-        raise SglNotebookError(f"cannot reach {url}: {error}; is the server running?") from None
-    finally:
-        probe.close()
-    parsed = httpx.URL(url)
-    record = ServerRecord(
-        id=uuid.uuid4().hex[:12], name=name or f"{parsed.host}:{parsed.port or 80}",
-        engine="remote", model=model, url=url, host=parsed.host, port=parsed.port or 80,
-        pid=None, pgid=None, create_time=None, started_at=time.time(), log_path=None,
-        owner_pid=None, owner_kernel_id=None, api_key=api_key, managed=False,
-        connected_by_pid=os.getpid(),
-    )
-    write_record(record)
-    server = Server(record)
-    remember(server)
-    return server
-
-
-def router(servers: Sequence[Any], **options: Any) -> Server:
-    """SGLang's router in front of servers that already run (``Server`` s or URLs); the options
-    (``policy=``, ``name=``, ...) are :func:`sgl_notebook.server.router_launch.router`'s."""
-    from sgl_notebook.server.router_launch import router as front
-
-    return front(servers, **options)
-
-
-@atexit.register
-def _stop_all_at_exit() -> None:
-    # the watchdogs cover crashes and SIGKILL; this is the quick path for a normal exit
-    for server in servers():
-        with contextlib.suppress(Exception):
-            server.stop(timeout=5.0)
+def _check_launch_args(timeout: float, idle_timeout: float | None, extra_args: Any) -> None:
+    if timeout <= 0:
+        raise ValueError(f"timeout must be positive, got {timeout}")
+    if idle_timeout is not None and idle_timeout <= 0:
+        raise ValueError(f"idle_timeout must be positive seconds or None, got {idle_timeout}")
+    if isinstance(extra_args, str):
+        raise TypeError("extra_args must be a list of strings, e.g. ['--log-level', 'warning']")

@@ -17,12 +17,14 @@ from typing import Any
 
 from sgl_notebook.protocol.phases import LaunchPhase, PhaseEvent
 from sgl_notebook.server.errors import ServerStoppedError, SglNotebookError
+from sgl_notebook.server.launcher import ServerProcess
 from sgl_notebook.server.registry import ServerRecord, write_record
 from sgl_notebook.server.router_process import (
     readiness,
     start_router,
 )
-from sgl_notebook.server.server import Server
+from sgl_notebook.server.server import PhaseListener, Server
+from sgl_notebook.stats.router_metrics import RouterStats
 
 __all__ = ["Router", "MemberPhase", "stop_all"]
 
@@ -55,8 +57,6 @@ class Router(Server):
         self._owned = list(owned)
         self.policy = policy
         self._start = start  # how to start the router again (restart)
-        from sgl_notebook.stats.router_metrics import RouterStats
-
         self.router_stats = RouterStats(self.metrics_url)
         self.removed: list[str] = []  # names of launched workers taken out after they died
         self._watch_stop = threading.Event()
@@ -178,12 +178,6 @@ class Router(Server):
         by_url = {w.url.rstrip("/"): w.name for w in self.workers}
         return {by_url.get(u.rstrip("/"), u): n for u, n in snap.requests_per_worker.items()}
 
-    def dashboard(self, **kwargs: Any) -> Any:
-        """Workers overlaid (one colour each) plus the router's request split per worker."""
-        from sgl_notebook.display.router_panel import router_dashboard
-
-        return router_dashboard(self, **kwargs)
-
     # -- lifecycle ----------------------------------------------------------------------------
 
     def stop(self, timeout: float = 10.0,
@@ -203,29 +197,25 @@ class Router(Server):
         for worker in self._owned:
             if worker.managed and not worker.is_alive():
                 worker.restart(timeout=timeout)
-        with self._lock:
-            if self._process is not None:
-                self._process.stop()
-            self.status = "starting"
-            options = dict(self._start)
-            if timeout is not None:
-                options["timeout"] = timeout
-            try:
-                process = start_router([w.url for w in self.workers], name=self.name,
-                                       on_phase=self._on_phase, **options)
-            except BaseException:
-                self.status = "failed"
-                raise
-            process.record = _link(process.record, self.workers, self._owned)
-            self.removed.clear()
-            self._attach(process)
-            self._start_watching()
-            self.router_stats.metrics_url = self.metrics_url
-            self.status = "ready"
-        from sgl_notebook.server import api
-
-        api.remember(self)
+        super().restart(timeout=timeout)
         return self
+
+    def _can_start(self) -> bool:
+        return True  # a Router is always one this process started (launch or router())
+
+    def _start_process(self, timeout: float | None, on_phase: PhaseListener) -> ServerProcess:
+        options = dict(self._start)
+        if timeout is not None:
+            options["timeout"] = timeout
+        process = start_router([w.url for w in self.workers], name=self.name,
+                               on_phase=on_phase, **options)
+        process.record = _link(process.record, self.workers, self._owned)
+        return process
+
+    def _after_start(self) -> None:
+        self.removed.clear()
+        self._start_watching()
+        self.router_stats.metrics_url = self.metrics_url
 
 
 def stop_all(servers: Sequence[Server], timeout: float = 10.0) -> None:

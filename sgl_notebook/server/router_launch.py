@@ -11,7 +11,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from sgl_notebook.protocol.phases import LaunchPhase, PhaseEvent
+from sgl_notebook.server import live
 from sgl_notebook.server.errors import LaunchError, SglNotebookError
+from sgl_notebook.server.remote import connect
 from sgl_notebook.server.router_group import MemberPhase, Router, _link, stop_all
 from sgl_notebook.server.router_process import check_policy, check_router_installed, start_router
 from sgl_notebook.server.server import Server
@@ -42,9 +44,7 @@ def _start_router_for(workers: Sequence[Server], owned: Sequence[Server], *, pol
     routed = Router(process.record, process=process, workers=workers, owned=owned,
                     policy=policy, start={"policy": policy, "model": model, **start})
     holder.append(routed)
-    from sgl_notebook.server import api
-
-    api.remember(routed)
+    live.remember(routed)
     return routed
 
 
@@ -120,12 +120,10 @@ def _launch_workers(model: str | None, replicas: int, base: str,
 
 def _cleanup_after_interrupt(threads: Sequence[threading.Thread],
                              started: dict[int, Server]) -> None:
-    from sgl_notebook.server.api import servers
-
     stop_all(list(started.values()), 5.0)
     for thread in threads:
         thread.join(30)  # each launcher stops its own half-started server on the way out
-    stop_all([s for s in started.values() if s in servers()], 5.0)
+    stop_all([s for s in started.values() if s in live.servers()], 5.0)
 
 
 def _worker_failure(names: Sequence[str], failures: dict[int, BaseException]) -> BaseException:
@@ -154,8 +152,6 @@ def router(servers: Sequence[Server | str], *, policy: str = "cache_aware",
         raise ValueError("router() takes a list of servers or URLs, e.g. router([a, b])")
     check_policy(policy, len(servers))
     check_router_installed(_own_python())
-    from sgl_notebook.server.api import connect
-
     workers: list[Server] = []
     connected: list[Server] = []
     try:

@@ -1,14 +1,16 @@
 """``Server``: one server as a notebook sees it -- clients, generation, logs, phases, stop/restart.
 
 A managed server (from ``launch``) owns its process; a connected one (from ``connect``) is only a
-URL. Either way ``client()``, ``backend()``, ``generate()`` and ``chat()`` carry the API key.
+URL. Either way ``client()``, ``backend()``, ``generate()`` and ``chat()`` carry the API key
+(those live in :mod:`sgl_notebook.server.server_clients`). ``start()`` is the one way a process
+starts: ``launch()`` and ``restart()`` (also the transparent restart after an idle shutdown) both
+go through it, so stats, listeners and the idle monitor are wired the same way every time.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -16,53 +18,32 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from sgl_notebook.client import SglClient
 from sgl_notebook.protocol.phases import PhaseEvent
+from sgl_notebook.server import live as live_servers
 from sgl_notebook.server.errors import ServerStoppedError, SglNotebookError
 from sgl_notebook.server.idle import IdleMonitor, is_request_access_line
 from sgl_notebook.server.launcher import LaunchConfig, ServerProcess, start_server
 from sgl_notebook.server.logpump import LogFileGone
-from sgl_notebook.server.registry import (
-    ServerRecord,
-    record_is_alive,
-    remove_record,
-    stopped_by,
-)
+from sgl_notebook.server.ports import port_is_free
+from sgl_notebook.server.registry import ServerRecord, remove_record, stopped_by
+from sgl_notebook.server.server_clients import ServerClients, chat_template_for
+from sgl_notebook.server.stopping import log_target, why_stopped
+from sgl_notebook.stats import ServerStats
+from sgl_notebook.stats.load import LoadProbe
 
 __all__ = ["Server", "chat_template_for"]
 
 LineListener = Callable[[str], None]
+PhaseListener = Callable[[PhaseEvent], None]
 IDLE_NOTE = "[sgl-notebook] Stopped after {idle:.0f} s without requests (idle_timeout={timeout})."
 
 
-def chat_template_for(model: str) -> str | None:
-    """The sglang frontend chat template for a model, where sglang's own guess would be wrong.
-
-    sglang matches templates on the model path and falls back to "default" (``USER:`` /
-    ``ASSISTANT:``); ChatML models such as SmolLM2 need "chatml". A local folder whose tokenizer
-    config uses ``<|im_start|>`` is ChatML too. None means: let sglang decide.
-    """
-    lowered = model.lower()
-    if "smollm" in lowered or lowered in ("", "smollm2"):
-        return "chatml"
-    config = Path(model).expanduser() / "tokenizer_config.json"
-    with contextlib.suppress(OSError, ValueError):
-        if config.is_file() and "<|im_start|>" in config.read_text(encoding="utf-8"):
-            return "chatml"
-    return None
+def make_stats(engine: str) -> ServerStats:
+    """A fresh ``ServerStats`` for an engine's log dialect."""
+    return ServerStats(dialect="vllm" if engine == "vllm" else "sglang")
 
 
-def make_stats(engine: str) -> tuple[Any, str | None]:
-    """A fresh ``ServerStats`` for an engine's log dialect, or (None, why not)."""
-    try:
-        from sgl_notebook.stats import ServerStats
-
-        return ServerStats(dialect="vllm" if engine == "vllm" else "sglang"), None
-    except (ImportError, AttributeError, TypeError) as error:
-        return None, f"{type(error).__name__}: {error}"
-
-
-class Server:
+class Server(ServerClients):
     """A running (or stopped) server. Use :func:`sgl_notebook.launch` or ``connect`` to get one."""
 
     def __init__(
@@ -72,34 +53,40 @@ class Server:
         process: ServerProcess | None = None,
         config: LaunchConfig | None = None,
         idle_timeout: float | None = None,
-        stats: Any = None,
+        stats: ServerStats | None = None,
     ) -> None:
         self.record = record
         self._process = process
         self._config = config
         self._lock = threading.RLock()
         self._line_listeners: list[LineListener] = []
-        self._phase_listeners: list[Callable[[PhaseEvent], None]] = []
-        self._stats: Any = stats
-        self._stats_error: str | None = None
-        self._client: SglClient | None = None
+        self._phase_listeners: list[PhaseListener] = []
+        self._stats = stats if stats is not None else make_stats(record.engine)
+        self._client = None
         self.status = "ready" if process is not None or not record.managed else "stopped"
         self.auto_restart = True  # idle-stopped servers restart on the next request
         self.idle_timeout = idle_timeout
         self._idle: IdleMonitor | None = None
-        if stats is None:
-            self._stats, self._stats_error = make_stats(self.engine)
         if process is not None:
             self._attach(process)
+
+    @classmethod
+    def from_config(cls, config: LaunchConfig, *, idle_timeout: float | None = None) -> Server:
+        """A managed server that has not started yet: ``start()`` starts it (``launch()`` does
+        both). Its name, URL and port are known once it has started."""
+        record = ServerRecord(
+            id="", name=config.name or "", engine=config.engine, model=config.model_path or "",
+            url="", host=config.host, port=config.port or 0, pid=None, pgid=None,
+            create_time=None, started_at=0.0, log_path=None, owner_pid=os.getpid(),
+            owner_kernel_id=None, api_key=config.api_key, managed=True,
+        )
+        return cls(record, config=config, idle_timeout=idle_timeout)
 
     # -- identity ---------------------------------------------------------------------------
 
     name = property(lambda self: self.record.name)
-    url = property(lambda self: self.record.url)
     port = property(lambda self: self.record.port)
     engine = property(lambda self: self.record.engine)
-    model = property(lambda self: self.record.model)
-    api_key = property(lambda self: self.record.api_key)
     log_path = property(lambda self: self.record.log_path)
 
     @property
@@ -123,9 +110,8 @@ class Server:
 
     def feed_stats(self, line: str) -> None:
         """Pass one log line to ``stats`` (the launcher calls this for every line)."""
-        if self._stats is not None:
-            with contextlib.suppress(Exception):
-                self._stats.feed(line)
+        with contextlib.suppress(Exception):
+            self._stats.feed(line)
 
     def _attach(self, process: ServerProcess) -> None:
         """Wire a (new) process's log lines into stats, listeners and the idle monitor."""
@@ -156,7 +142,7 @@ class Server:
         self._line_listeners.append(fn)
         return lambda: self._line_listeners.remove(fn) if fn in self._line_listeners else None
 
-    def on_phase(self, fn: Callable[[PhaseEvent], None]) -> Callable[[], None]:
+    def on_phase(self, fn: PhaseListener) -> Callable[[], None]:
         """Call ``fn(event)`` for launch phases (past ones replayed now, future restarts too)."""
         self._phase_listeners.append(fn)
         if self._process is not None:
@@ -172,31 +158,16 @@ class Server:
         return self._process.tracker.iter_phases(timeout)
 
     @property
-    def stats(self) -> Any:
+    def stats(self) -> ServerStats:
         """A ``sgl_notebook.stats.ServerStats`` fed with every log line since launch."""
-        if self._stats is None:
-            raise SglNotebookError(
-                f"live stats are unavailable ({self._stats_error}); "
-                "reinstall sgl-notebook or update it"
-            )
         self._watch_load(self._stats)
         return self._stats
 
-    def _watch_load(self, stats: Any) -> None:
+    def _watch_load(self, stats: ServerStats) -> None:
         """Give the stats this server's load route (re-made when a restart moved the port)."""
         probe = stats.load_probe
         if self.url and (probe is None or probe.url != str(self.url).rstrip("/")):
-            from sgl_notebook.stats.load import LoadProbe
-
             stats.watch_load(LoadProbe(self.url, self.api_key, engine=self.engine))
-
-    def _note_answer(self, result: Any, started: float) -> Any:
-        """Short answers log no decode line: their own token/s goes into the stats."""
-        if self._stats is not None:
-            from sgl_notebook.stats.answers import note_answer
-
-            note_answer(self._stats, result, time.monotonic() - started)
-        return result
 
     def bench(
         self,
@@ -219,12 +190,6 @@ class Server:
         from sgl_notebook.server.bench_setup import options_from
 
         return bench(self, options_from(load), live=live, python=python, timeout=timeout)
-
-    def dashboard(self, **kwargs: Any) -> Any:
-        """A live stats dashboard for this server (see ``sgl_notebook.display.dashboard``)."""
-        from sgl_notebook.display.dashboard import dashboard
-
-        return dashboard(self, **kwargs)
 
     # -- liveness -----------------------------------------------------------------------
 
@@ -276,6 +241,52 @@ class Server:
 
     # -- lifecycle ----------------------------------------------------------------------
 
+    def start(self, *, timeout: float | None = None, on_phase: PhaseListener | None = None
+              ) -> Server:
+        """Start this server's process and return once it is ready (``launch()`` and
+        ``restart()`` both come here). A server that ran before keeps its name, and its port
+        when that is free. ``on_phase`` hears this start's phases only (``on_phase()`` listeners
+        hear every start's)."""
+        if not self._can_start():
+            raise SglNotebookError("only servers started with launch() can be restarted")
+
+        def forward(event: PhaseEvent) -> None:
+            if on_phase is not None:
+                on_phase(event)
+            self._on_phase(event)
+
+        with self._lock:
+            self.status = "starting"
+            try:
+                process = self._start_process(timeout, forward)
+            except BaseException:
+                self.status = "failed"
+                raise
+            self._close_client()
+            self._attach(process)
+            self._after_start()
+            self.status = "ready"
+        live_servers.remember(self)
+        return self
+
+    def _can_start(self) -> bool:
+        return self.managed and self._config is not None
+
+    def _start_process(self, timeout: float | None, on_phase: PhaseListener) -> ServerProcess:
+        """One process as ``launch()`` asked, fed into this server's stats from its first line."""
+        assert self._config is not None  # _can_start() said so
+        config = self._config
+        if self.record.pid is not None:  # it ran before: same name, same port when free
+            config = replace(config, name=self.name)
+            if config.port is None and port_is_free(config.host, self.port):
+                config = replace(config, port=self.port)
+        if timeout is not None:
+            config = replace(config, timeout=timeout)
+        return start_server(config, on_phase=on_phase, on_line=self.feed_stats)
+
+    def _after_start(self) -> None:
+        """Called under the lock once a new process is attached (routers watch their workers)."""
+
     def stop(
         self, timeout: float = 10.0, save_log: str | os.PathLike[str] | None = None
     ) -> Path | None:
@@ -305,12 +316,8 @@ class Server:
                 remove_record(self.record.id)
             if self.status != "idle-stopped":
                 self.status = "stopped"
-            if self._client is not None:
-                self._client.close()
-                self._client = None
-        from sgl_notebook.server import api
-
-        api.forget(self)
+            self._close_client()
+        live_servers.forget(self)
         if copy_failed is not None:
             raise ServerStoppedError(
                 f"server {self.name!r} is stopped, but {copy_failed}; "
@@ -330,35 +337,13 @@ class Server:
 
     def restart(self, timeout: float | None = None) -> Server:
         """Stop (if running) and launch again with the same settings, on the same port if free."""
-        if not self.managed or self._config is None:
+        if not self._can_start():
             raise SglNotebookError("only servers started with launch() can be restarted")
         with self._lock:
             if self._process is not None:
                 # also when it died: its leftovers, record and log file go
                 self._process.stop()
-            self.status = "starting"
-            config = replace(self._config, name=self.name)
-            if config.port is None:
-                from sgl_notebook.server.ports import port_is_free
-
-                if port_is_free(config.host, self.port):
-                    config = replace(config, port=self.port)
-            if timeout is not None:
-                config = replace(config, timeout=timeout)
-            try:
-                process = start_server(config, on_phase=self._on_phase, on_line=self.feed_stats)
-            except BaseException:
-                self.status = "failed"
-                raise
-            if self._client is not None:
-                self._client.close()
-                self._client = None
-            self._attach(process)
-            self.status = "ready"
-        from sgl_notebook.server import api
-
-        api.remember(self)
-        return self
+            return self.start(timeout=timeout)
 
     def _ensure_running(self) -> None:
         """Before a request: restart an idle-stopped server, or say clearly why we cannot."""
@@ -397,98 +382,3 @@ class Server:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-    # -- clients --------------------------------------------------------------------------
-
-    def _sgl_client(self) -> SglClient:
-        if self._client is None:
-            self._client = SglClient(self.url, api_key=self.api_key)
-        return self._client
-
-    def http(self) -> SglClient:
-        """The toolkit's own httpx client (native ``/generate``, info, flush, abort)."""
-        self._ensure_running()
-        return self._sgl_client()
-
-    def client(self, **kwargs: Any) -> Any:
-        """An ``openai.OpenAI`` client bound to this server (API key included)."""
-        import openai
-
-        self._ensure_running()
-        return openai.OpenAI(base_url=self.url + "/v1", api_key=self.api_key or "EMPTY", **kwargs)
-
-    def async_client(self, **kwargs: Any) -> Any:
-        """An ``openai.AsyncOpenAI`` client bound to this server."""
-        import openai
-
-        self._ensure_running()
-        return openai.AsyncOpenAI(
-            base_url=self.url + "/v1", api_key=self.api_key or "EMPTY", **kwargs
-        )
-
-    def backend(self, chat_template_name: str | None = None) -> Any:
-        """An sglang ``RuntimeEndpoint`` for the frontend language, with the right chat template.
-
-        >>> sgl.set_default_backend(server.backend())     # doctest: +SKIP
-        """
-        from sglang import RuntimeEndpoint
-
-        self._ensure_running()
-        template = chat_template_name or chat_template_for(self.model)
-        return RuntimeEndpoint(self.url, api_key=self.api_key, chat_template_name=template)
-
-    def generate(self, prompt: Any = None, *, stream: bool = False, **sampling: Any) -> Any:
-        """Native ``/generate``: a ``GenerateResult`` (text + meta_info), or deltas if streaming."""
-        self._ensure_running()
-        started = time.monotonic()
-        result = self._sgl_client().generate(prompt, stream=stream, **sampling)
-        return result if stream else self._note_answer(result, started)
-
-    def chat(self, messages_or_text: Any, *, stream: bool = False, **kwargs: Any) -> Any:
-        """``/v1/chat/completions``: a ``ChatResult``, or text deltas with ``stream=True``."""
-        self._ensure_running()
-        kwargs.setdefault("model", self.model or "default")
-        started = time.monotonic()
-        result = self._sgl_client().chat(messages_or_text, stream=stream, **kwargs)
-        return result if stream else self._note_answer(result, started)
-
-    def is_registered(self) -> bool:
-        return record_is_alive(self.record)
-
-
-def why_stopped(name: str, exit_code: int | None, note: dict[str, Any] | None) -> str:
-    """What happened to a server that no longer runs, for people.
-
-    >>> why_stopped("live", -15, {"by": "JupyterLab", "at": 0.0})
-    "server 'live' was stopped from JupyterLab"
-    >>> why_stopped("live", -9, None)
-    "server 'live' was killed by SIGKILL (exit code -9), not by sgl-notebook"
-    """
-    if note is not None:
-        return f"server {name!r} was stopped from {note['by']}"
-    if exit_code is not None and exit_code < 0:
-        try:
-            signame = signal.Signals(-exit_code).name
-        except ValueError:
-            signame = f"signal {-exit_code}"
-        return (
-            f"server {name!r} was killed by {signame} (exit code {exit_code}), "
-            "not by sgl-notebook"
-        )
-    return f"server {name!r} exited on its own (exit code {exit_code})"
-
-
-def log_target(path: str | os.PathLike[str]) -> Path:
-    """Where a log copy goes: a file path whose folder exists (checked before anything stops)."""
-    target = Path(path).expanduser()
-    try:
-        is_folder, folder_exists = target.is_dir(), target.parent.is_dir()
-    except OSError as exc:  # a name too long, say
-        raise SglNotebookError(f"cannot save the log to {str(target)!r}: {exc}") from None
-    if is_folder:
-        raise SglNotebookError(f"{str(target)!r} is a folder; give a file name for the log")
-    if not folder_exists:
-        raise SglNotebookError(
-            f"cannot save the log to {str(target)!r}: that folder does not exist"
-        )
-    return target

@@ -14,11 +14,12 @@ from PIL import Image
 
 from sgl_notebook.display.dashboard import METRICS_PANELS, PANELS
 
-SETUP = '''
+REPO = Path(__file__).resolve().parents[2]  # the kernel imports the log formatter from tests/
+SETUP = f"import sys\nsys.path.insert(0, {str(REPO)!r})\n" + '''
 import json, threading, time
 from datetime import datetime
 from sgl_notebook.display.dashboard import dashboard
-from sgl_notebook.protocol.log_formats import format_access_line, format_sglang_batch_line
+from tests.protocol.log_formats import format_access_line, format_sglang_batch_line
 from sgl_notebook.stats import SchedulerStats, ServerStats
 
 class FakeServer:
@@ -141,7 +142,7 @@ import httpx
 import sgl_notebook
 server = sgl_notebook.launch({model!r}, engine="cpu", enable_metrics=True, decode_log_interval=4)
 """
-REAL_SHOW = "board = server.dashboard()"
+REAL_SHOW = "from sgl_notebook.display.dashboard import dashboard\nboard = dashboard(server)"
 REAL_LOAD = """
 def ask(i):
     params = {{"max_new_tokens": 48, "ignore_eos": True}}
