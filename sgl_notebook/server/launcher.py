@@ -28,6 +28,7 @@ from sgl_notebook.protocol.phases import LaunchPhase, PhaseEvent
 from sgl_notebook.server.diagnose import classify_launch_failure
 from sgl_notebook.server.engines import EngineSpec, check_engine_installed, resolve_engine
 from sgl_notebook.server.errors import (
+    EngineNotInstalledError,
     LaunchTimeoutError,
     ModelNotFoundError,
     PortInUseError,
@@ -228,19 +229,9 @@ def _wait_ready(process: ServerProcess, deadline: float, timeout: float) -> None
             tracker.wait_changed(max(0.0, min(next_probe - time.monotonic(), deadline - now)))
 
 
-def _spawn(
-    spec: EngineSpec,
-    argv: list[str],
-    config: LaunchConfig,
-    name: str,
-    port: int,
-    api_key: str | None,
-    on_line: Callable[[str], None] | None,
-    on_phase: Callable[[PhaseEvent], None] | None,
-) -> ServerProcess:
-    server_id = uuid.uuid4().hex[:12]
-    log_path = registry_dir() / "logs" / f"{server_id}.log"
-    popen = subprocess.Popen(
+def _popen(argv: list[str]) -> subprocess.Popen[str]:
+    """The server process: its own session, output piped line by line, no stdin."""
+    return subprocess.Popen(
         argv,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
@@ -253,11 +244,17 @@ def _spawn(
         start_new_session=True,  # a kernel interrupt (SIGINT to its group) must not reach it
         close_fds=True,
     )
+
+
+def _new_record(
+    server_id: str, spec: EngineSpec, config: LaunchConfig, name: str, port: int,
+    api_key: str | None, pid: int, log_path: Path,
+) -> ServerRecord:
     # a wildcard bind is reached through localhost; IPv6 literals need brackets in a URL
     host_in_url = config.host if config.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
     if ":" in host_in_url:
         host_in_url = f"[{host_in_url}]"
-    record = ServerRecord(
+    return ServerRecord(
         id=server_id,
         name=name,
         engine=spec.name,
@@ -265,9 +262,9 @@ def _spawn(
         url=f"http://{host_in_url}:{port}",
         host=config.host,
         port=port,
-        pid=popen.pid,
-        pgid=popen.pid,
-        create_time=pid_create_time(popen.pid),
+        pid=pid,
+        pgid=pid,
+        create_time=pid_create_time(pid),
         started_at=time.time(),
         log_path=str(log_path),
         owner_pid=os.getpid(),
@@ -275,6 +272,23 @@ def _spawn(
         api_key=api_key,
         managed=True,
     )
+
+
+def _spawn(
+    spec: EngineSpec,
+    argv: list[str],
+    config: LaunchConfig,
+    name: str,
+    port: int,
+    api_key: str | None,
+    on_line: Callable[[str], None] | None,
+    on_phase: Callable[[PhaseEvent], None] | None,
+) -> ServerProcess:
+    """Start ``argv``, register it, pump its log, and arm its watchdog (not yet ready)."""
+    server_id = uuid.uuid4().hex[:12]
+    log_path = registry_dir() / "logs" / f"{server_id}.log"
+    popen = _popen(argv)
+    record = _new_record(server_id, spec, config, name, port, api_key, popen.pid, log_path)
     tracker = PhaseTracker(spec.dialect)
     if on_phase is not None:
         # FAILED is told once, when start_server gives up (a port clash is retried silently)
@@ -299,21 +313,10 @@ def _spawn(
     return process
 
 
-def start_server(
-    config: LaunchConfig,
-    *,
-    on_phase: Callable[[PhaseEvent], None] | None = None,
-    on_line: Callable[[str], None] | None = None,
-) -> ServerProcess:
-    """Start a server as ``config`` says and return it once ready (see the module docstring).
-
-    ``on_phase`` gets every phase (FAILED once, when giving up); ``on_line`` every log line.
-    """
-    python = config.python or sys.executable
-    spec, reason = resolve_engine(config.engine, python)
+def _check_before_start(config: LaunchConfig, spec: EngineSpec, python: str) -> None:
+    """What can be said wrong before any process starts: the python, the engine, the model
+    path, a port asked for and taken."""
     if config.python is not None and not Path(python).exists():
-        from sgl_notebook.server.errors import EngineNotInstalledError
-
         raise EngineNotInstalledError(
             f"python={python!r} does not exist", hint="pass the path of a python executable"
         )
@@ -330,6 +333,21 @@ def start_server(
             f"port {config.port} on {config.host} is already in use",
             hint="leave port= unset to get a free one, or stop what holds it",
         )
+
+
+def start_server(
+    config: LaunchConfig,
+    *,
+    on_phase: Callable[[PhaseEvent], None] | None = None,
+    on_line: Callable[[str], None] | None = None,
+) -> ServerProcess:
+    """Start a server as ``config`` says and return it once ready (see the module docstring).
+
+    ``on_phase`` gets every phase (FAILED once, when giving up); ``on_line`` every log line.
+    """
+    python = config.python or sys.executable
+    spec, reason = resolve_engine(config.engine, python)
+    _check_before_start(config, spec, python)
     name = _claim_name(config.name, config.model_path, spec.name)
     deadline = time.monotonic() + config.timeout
     tried: set[int] = set()
