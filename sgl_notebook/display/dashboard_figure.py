@@ -47,6 +47,20 @@ def _nice_ceiling(value: float) -> float:
     return step * 10
 
 
+def _style_axis(ax: Any, panel: _Panel, window: float) -> None:
+    """Title, labels, grid and fixed limits in the mid-grey that reads on both themes."""
+    title, ylabel, _, scale = panel
+    ax.set_facecolor("none")
+    ax.set_title(title, color=_TEXT, fontsize=10)
+    ax.set_ylabel(ylabel, color=_TEXT, fontsize=9)
+    ax.tick_params(colors=_TEXT, labelsize=8)
+    for spine in ax.spines.values():
+        spine.set_color(_TEXT)
+    ax.grid(True, color=_TEXT, alpha=0.25, linewidth=0.5)
+    ax.set_xlim(-window, window * 0.02)
+    ax.set_ylim(0.0, 100.0 if scale == 100.0 else 1.0)
+
+
 class DashboardFigure:
     """A private Agg figure, drawn once as a background; frames only redraw lines (blitting).
 
@@ -84,35 +98,9 @@ class DashboardFigure:
         for extra in axes[len(self.panels) :]:
             extra.set_visible(False)
         self.lines: dict[tuple[int, str], Any] = {}
-        for ax, (title, ylabel, series, scale) in zip(self.axes, self.panels, strict=True):
-            ax.set_facecolor("none")
-            ax.set_title(title, color=_TEXT, fontsize=10)
-            ax.set_ylabel(ylabel, color=_TEXT, fontsize=9)
-            ax.tick_params(colors=_TEXT, labelsize=8)
-            for spine in ax.spines.values():
-                spine.set_color(_TEXT)
-            ax.grid(True, color=_TEXT, alpha=0.25, linewidth=0.5)
-            ax.set_xlim(-window, window * 0.02)
-            ax.set_ylim(0.0, 100.0 if scale == 100.0 else 1.0)
-            for index, name in enumerate(names):
-                color = _COLORS[index % len(_COLORS)]
-                for field_name, style, label in series:
-                    (line,) = ax.plot(
-                        [],
-                        [],
-                        style,
-                        color=color,
-                        marker=None,
-                        linewidth=1.4,
-                        markersize=4,
-                        label=f"{name} {label}",
-                        animated=True,
-                    )
-                    self.lines[(index, field_name)] = line
-            if len(series) > 1 or len(names) > 1:
-                legend = ax.legend(loc="upper left", fontsize=7, frameon=False)
-                for text in legend.get_texts():
-                    text.set_color(_TEXT)
+        for ax, panel in zip(self.axes, self.panels, strict=True):
+            _style_axis(ax, panel, window)
+            self._add_lines(ax, panel, names)
         for ax in self.axes[-2:]:  # with an odd count, one sits above the empty slot
             ax.set_xlabel("seconds before the newest point", color=_TEXT, fontsize=9)
             ax.tick_params(labelbottom=True)
@@ -132,6 +120,29 @@ class DashboardFigure:
         )
         self.figure.set_layout_engine("constrained", rect=(0, 0, 1, 1 - 0.35 / height))
         self._background: Any = None
+
+    def _add_lines(self, ax: Any, panel: _Panel, names: Sequence[str]) -> None:
+        """One animated line per server and series of ``panel`` (a legend when several)."""
+        series = panel[2]
+        for index, name in enumerate(names):
+            color = _COLORS[index % len(_COLORS)]
+            for field_name, style, label in series:
+                (line,) = ax.plot(
+                    [],
+                    [],
+                    style,
+                    color=color,
+                    marker=None,
+                    linewidth=1.4,
+                    markersize=4,
+                    label=f"{name} {label}",
+                    animated=True,
+                )
+                self.lines[(index, field_name)] = line
+        if len(series) > 1 or len(names) > 1:
+            legend = ax.legend(loc="upper left", fontsize=7, frameon=False)
+            for text in legend.get_texts():
+                text.set_color(_TEXT)
 
     @property
     def titles(self) -> list[str]:
