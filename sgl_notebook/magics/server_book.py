@@ -7,14 +7,17 @@ known yet. Only names and the current choice live here; the servers manage thems
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from sgl_notebook.magics.errors import NoServerError, UnknownServerError, did_you_mean
+
+if TYPE_CHECKING:
+    from sgl_notebook.server.protocols import NotebookServer
 
 __all__ = ["ServerBook"]
 
 
-def _api_servers() -> list[Any]:
+def _api_servers() -> list[NotebookServer]:
     try:
         from sgl_notebook import servers
     except ImportError:  # the lifecycle layer is not importable (partial install)
@@ -29,11 +32,11 @@ class ServerBook:
     """Name -> server, plus the current server."""
 
     def __init__(self) -> None:
-        self._servers: dict[str, Any] = {}
+        self._servers: dict[str, NotebookServer] = {}
         self.current: str | None = None
 
-    def add(self, server: Any, make_current: bool = True) -> None:
-        name = str(getattr(server, "name", None) or getattr(server, "url", "server"))
+    def add(self, server: NotebookServer, make_current: bool = True) -> None:
+        name = str(server.name or server.url)
         self._servers[name] = server
         if make_current:
             self.current = name
@@ -43,17 +46,17 @@ class ServerBook:
         if self.current == name:
             self.current = next(iter(reversed(self._servers)), None)
 
-    def all(self) -> list[Any]:
+    def all(self) -> list[NotebookServer]:
         """Servers of this kernel, then those of the Python API not added here."""
         merged = dict(self._servers)
         for server in _api_servers():
-            merged.setdefault(str(getattr(server, "name", "")), server)
+            merged.setdefault(str(server.name), server)
         return list(merged.values())
 
     def names(self) -> list[str]:
-        return [str(getattr(s, "name", "")) for s in self.all()]
+        return [str(s.name) for s in self.all()]
 
-    def get(self, name: str | None = None) -> Any:
+    def get(self, name: str | None = None) -> NotebookServer:
         """The named server (or the current one). Raises UsageError subclasses with next steps."""
         if name is None:
             if self.current is not None and self.current in self._servers:
@@ -74,7 +77,7 @@ class ServerBook:
         if name in self._servers:
             return self._servers[name]
         for server in _api_servers():
-            if getattr(server, "name", None) == name:
+            if server.name == name:
                 self.add(server, make_current=False)
                 return server
         known = self.names()

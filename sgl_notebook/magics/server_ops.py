@@ -4,10 +4,13 @@ launch clean-up and folded log tail the magics show when a server is gone."""
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sgl_notebook.display.html_builders import card, esc, pre, table
 from sgl_notebook.magics.errors import ServerRequestError
+
+if TYPE_CHECKING:
+    from sgl_notebook.server.protocols import NotebookServer
 
 __all__ = [
     "InfoCard",
@@ -40,11 +43,10 @@ _INFO_KEYS = (
 )
 
 
-def _get(server: Any, path: str, method: str = "GET") -> Any:
+def _get(server: NotebookServer, path: str, method: str = "GET") -> Any:
     import httpx
 
-    api_key = getattr(server, "api_key", None)
-    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    headers = {"Authorization": f"Bearer {server.api_key}"} if server.api_key else {}
     try:
         response = httpx.request(
             method, f"{str(server.url).rstrip('/')}{path}", headers=headers, timeout=10.0
@@ -73,16 +75,9 @@ class LogTail:
         }
 
 
-def show_logs(server: Any, n: int) -> LogTail:
-    logs = getattr(server, "logs", None)
-    if not callable(logs):
-        raise ServerRequestError(
-            f"{server.name} was connected by URL: its log is on the machine that runs it."
-        )
-    lines = logs(n)
-    if isinstance(lines, str):
-        lines = lines.splitlines()
-    return LogTail(str(server.name), list(lines)[-n:])
+def show_logs(server: NotebookServer, n: int) -> LogTail:
+    """The last ``n`` log lines (none for a server connected by URL: its log is where it runs)."""
+    return LogTail(str(server.name), list(server.logs(n))[-n:])
 
 
 class InfoCard:
@@ -100,7 +95,7 @@ class InfoCard:
         }
 
 
-def server_info(server: Any) -> InfoCard:
+def server_info(server: NotebookServer) -> InfoCard:
     """Model info and the most useful server-info fields (/get_model_info, /get_server_info)."""
     info: dict[str, Any] = {"url": server.url}
     for path in ("/get_model_info", "/get_server_info"):
@@ -121,10 +116,10 @@ def server_info(server: Any) -> InfoCard:
         length = _model_context_length(server)
         if length is not None:
             info["context_length"] = length
-    return InfoCard(str(getattr(server, "name", server.url)), info)
+    return InfoCard(str(server.name), info)
 
 
-def _model_context_length(server: Any) -> int | None:
+def _model_context_length(server: NotebookServer) -> int | None:
     response = _get(server, "/v1/models")
     if response.status_code != 200:
         return None
@@ -136,7 +131,7 @@ def _model_context_length(server: Any) -> int | None:
     return int(length) if isinstance(length, int) else None
 
 
-def flush_cache(server: Any) -> None:
+def flush_cache(server: NotebookServer) -> None:
     response = _get(server, "/flush_cache", method="POST")
     first = response.text.strip().splitlines()[0] if response.text.strip() else ""
     if response.status_code != 200:
