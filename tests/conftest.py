@@ -17,7 +17,7 @@ os.environ["SGL_NOTEBOOK_REGISTRY_DIR"] = tempfile.mkdtemp(prefix="sgl-notebook-
 SLOW_FIRST = (
     "tests/test_binder.py",
     "tests/magics/test_notebooks.py",
-    "tests/lab/test_browser.py",
+    "tests/lab/browser/test_sidebar.py",
     "tests/magics/test_bench_kernel.py",
 )
 

@@ -18,25 +18,13 @@ import psutil
 import pytest
 
 from sgl_notebook.server.registry import list_records
-from tests.lab.browser import (
-    ARTIFACTS_ROOT,
-    BROWSER_MARKS,
-    LONG,
-    chromium_page,
-    expect,
-    jp_asyncio_loop,  # noqa: F401 -- pytest-jupyter overrides
-    jp_server_cleanup,  # noqa: F401
-    notebook_lab,
-    run_cell,
-    save_shot,
-    wait_cell_done,
-    wait_kernel_idle,
-)
+from tests.lab.browser import kit
 from tests.lab.lab_process import LabProcess
 
-pytestmark = BROWSER_MARKS
+pytestmark = kit.BROWSER_MARKS
+expect = kit.expect
 
-ARTIFACTS = ARTIFACTS_ROOT / "lab"
+ARTIFACTS = kit.ARTIFACTS_ROOT / "lab"
 # The tiny random model likes "\n"; the regex keeps its answer visible (letters and spaces).
 # 1800 tokens (its context is 2048) stream for several of the sidebar's polls.
 PROMPT_CELL = (
@@ -53,20 +41,19 @@ def lab(tmp_path: Path, tiny_model_dir: Path) -> Iterator[LabProcess]:
         PROMPT_CELL,
         "print(answer.text[:40])",
     ]
-    with notebook_lab(tmp_path, "sgl-demo.ipynb", cells) as server:
+    with kit.notebook_lab(tmp_path, "sgl-demo.ipynb", cells) as server:
         yield server
 
 
 @pytest.fixture
 def page(lab: LabProcess, request: pytest.FixtureRequest) -> Iterator[Any]:
-    failure = ARTIFACTS / "failure.png"
-    # clipboard permissions: to check the Copy button
-    with chromium_page(request, failure, permissions=["clipboard-read", "clipboard-write"]) as page:
+    clipboard = ["clipboard-read", "clipboard-write"]  # to check the Copy button
+    with kit.chromium_page(request, ARTIFACTS / "failure.png", permissions=clipboard) as page:
         yield page
 
 
 def shot(page: Any, name: str) -> None:
-    save_shot(page, ARTIFACTS / f"{name}.png")
+    kit.save_shot(page, ARTIFACTS / f"{name}.png")
 
 
 def joined_text(editor: Any, selector: str) -> str:
@@ -89,8 +76,8 @@ def test_sidebar_follows_a_server_launched_from_a_notebook(page: Any, lab: LabPr
     page.set_default_timeout(60_000)
     shutil.rmtree(ARTIFACTS, ignore_errors=True)  # only this run's screenshots
     page.goto(f"{lab.url}/lab/tree/sgl-demo.ipynb?token={lab.token}")
-    expect(page.locator(".jp-Notebook .jp-Cell")).to_have_count(4, timeout=LONG)
-    wait_kernel_idle(page)
+    expect(page.locator(".jp-Notebook .jp-Cell")).to_have_count(4, timeout=kit.LONG)
+    kit.wait_kernel_idle(page)
 
     # the status bar item says nothing runs yet; clicking it opens the empty sidebar
     status = page.locator(".sgl-ServersStatus")
@@ -120,11 +107,11 @@ def test_sidebar_follows_a_server_launched_from_a_notebook(page: Any, lab: LabPr
     shot(page, "02-highlighted-cells")
 
     # %load_ext and %sgl launch in the kernel: the server appears in the sidebar
-    wait_cell_done(run_cell(page, 0))
-    launch_cell = run_cell(page, 1)
+    kit.wait_cell_done(kit.run_cell(page, 0))
+    launch_cell = kit.run_cell(page, 1)
     card = panel.locator(".sgl-ServerCard")
-    expect(card).to_have_count(1, timeout=LONG)
-    wait_cell_done(launch_cell)
+    expect(card).to_have_count(1, timeout=kit.LONG)
+    kit.wait_cell_done(launch_cell)
     expect(card.locator(".sgl-ServerCard-name")).to_have_text("tiny")
     expect(card.locator(".sgl-ServerCard-engine")).to_have_text("cpu")
     expect(card.locator(".sgl-ServerCard-status")).to_have_text("running")
@@ -143,9 +130,9 @@ def test_sidebar_follows_a_server_launched_from_a_notebook(page: Any, lab: LabPr
     shot(page, "03-server-in-sidebar")
 
     # a %%sgl cell streams: the sidebar's throughput and sparkline move while it runs
-    prompt_cell = run_cell(page, 2)
+    prompt_cell = kit.run_cell(page, 2)
     sparkline = card.locator(".sgl-Sparkline polyline")
-    expect(sparkline).to_have_attribute("points", re.compile(r"\d"), timeout=LONG)
+    expect(sparkline).to_have_attribute("points", re.compile(r"\d"), timeout=kit.LONG)
     previous = sparkline.get_attribute("points")
     moved_while_streaming = False
     positive_rates: set[str] = set()
@@ -164,11 +151,11 @@ def test_sidebar_follows_a_server_launched_from_a_notebook(page: Any, lab: LabPr
     shot(page, "04-streaming-throughput")
     assert moved_while_streaming, "the sparkline and throughput did not move while the cell ran"
     expect(status).to_contain_text(re.compile(r"1 running · [\d.]+k? tok/s"))
-    wait_cell_done(prompt_cell)
+    kit.wait_cell_done(prompt_cell)
 
     # the streamed answer is in the cell output: the kernel's `answer.text` is what was shown
-    check_cell = run_cell(page, 3)
-    wait_cell_done(check_cell)
+    check_cell = kit.run_cell(page, 3)
+    kit.wait_cell_done(check_cell)
     shot(page, "05-streamed-answer")
     head = (check_cell.locator(".jp-OutputArea-output").inner_text()).strip()
     assert len(head) >= 10, f"no answer text captured: {head!r}"

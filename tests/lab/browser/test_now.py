@@ -12,25 +12,13 @@ from typing import Any
 
 import pytest
 
-from tests.lab.browser import (
-    ARTIFACTS_ROOT,
-    BROWSER_MARKS,
-    LONG,
-    chromium_page,
-    expect,
-    jp_asyncio_loop,  # noqa: F401 -- pytest-jupyter overrides
-    jp_server_cleanup,  # noqa: F401
-    notebook_lab,
-    run_cell,
-    save_shot,
-    wait_cell_done,
-    wait_kernel_idle,
-)
+from tests.lab.browser import kit
 from tests.lab.lab_process import LabProcess
 
-pytestmark = BROWSER_MARKS
+pytestmark = kit.BROWSER_MARKS
+expect = kit.expect
 
-ARTIFACTS = ARTIFACTS_ROOT / "lab-now"
+ARTIFACTS = kit.ARTIFACTS_ROOT / "lab-now"
 IDLE_WITHIN_S = 2.0
 
 
@@ -41,32 +29,32 @@ def lab(tmp_path: Path, tiny_model_dir: Path) -> Iterator[LabProcess]:
         f"%sgl launch {tiny_model_dir} --engine cpu --name tiny -- --decode-log-interval 8",
         "%%sgl --max-tokens 1200 --temperature 1.0 --regex '[a-z ]+'\nSay hello, please.",
     ]
-    with notebook_lab(tmp_path, "now.ipynb", cells) as server:
+    with kit.notebook_lab(tmp_path, "now.ipynb", cells) as server:
         yield server
 
 
 @pytest.fixture
 def page(lab: LabProcess) -> Iterator[Any]:
-    with chromium_page() as page:
+    with kit.chromium_page() as page:
         try:
             yield page
         finally:
-            save_shot(page, ARTIFACTS / "last.png")
+            kit.save_shot(page, ARTIFACTS / "last.png")
 
 
 def test_sidebar_and_status_bar_read_idle_within_two_seconds(page: Any, lab: LabProcess) -> None:
     page.set_default_timeout(60_000)
     page.goto(f"{lab.url}/lab/tree/now.ipynb?token={lab.token}")
-    expect(page.locator(".jp-Notebook .jp-Cell")).to_have_count(3, timeout=LONG)
-    wait_kernel_idle(page)
+    expect(page.locator(".jp-Notebook .jp-Cell")).to_have_count(3, timeout=kit.LONG)
+    kit.wait_kernel_idle(page)
     status = page.locator(".sgl-ServersStatus")
     status.click()
     card = page.locator("#sgl-notebook-servers .sgl-ServerCard")
-    wait_cell_done(run_cell(page, 0))
-    wait_cell_done(run_cell(page, 1))
-    expect(card).to_have_count(1, timeout=LONG)
+    kit.wait_cell_done(kit.run_cell(page, 0))
+    kit.wait_cell_done(kit.run_cell(page, 1))
+    expect(card).to_have_count(1, timeout=kit.LONG)
 
-    prompt = run_cell(page, 2)
+    prompt = kit.run_cell(page, 2)
     throughput = card.locator(".sgl-ServerCard-throughput")
     busy = False
     while "*" in prompt.locator(".jp-InputPrompt").inner_text():
@@ -74,10 +62,10 @@ def test_sidebar_and_status_bar_read_idle_within_two_seconds(page: Any, lab: Lab
         page.wait_for_timeout(200)
     done = time.monotonic()  # the browser saw the cell end: an upper bound on "last request"
     assert busy, "the card never showed a throughput while the cell streamed"
-    save_shot(page, ARTIFACTS / "streamed.png")
+    kit.save_shot(page, ARTIFACTS / "streamed.png")
     expect(status).to_have_text("SGLang: 1 running · 0.0 tok/s", timeout=10_000)
     expect(throughput).to_have_text("0.0 tok/s", timeout=10_000)
     expect(card).to_contain_text("running 0 · queued 0", timeout=10_000)
     took = time.monotonic() - done
-    save_shot(page, ARTIFACTS / "idle.png")
+    kit.save_shot(page, ARTIFACTS / "idle.png")
     assert took <= IDLE_WITHIN_S, f"the sidebar and status bar read idle only after {took:.1f} s"

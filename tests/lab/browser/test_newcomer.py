@@ -19,24 +19,13 @@ import httpx
 import pytest
 
 from sgl_notebook.server.registry import list_records
-from tests.lab.browser import (
-    ARTIFACTS_ROOT,
-    BROWSER_MARKS,
-    LONG,
-    chromium_page,
-    expect,
-    jp_asyncio_loop,  # noqa: F401 -- pytest-jupyter overrides
-    jp_server_cleanup,  # noqa: F401
-    notebook_lab,
-    run_cell,
-    wait_cell_done,
-    wait_kernel_idle,
-)
+from tests.lab.browser import kit
 from tests.lab.lab_process import LabProcess
 
-pytestmark = BROWSER_MARKS
+pytestmark = kit.BROWSER_MARKS
+expect = kit.expect
 
-ARTIFACTS = ARTIFACTS_ROOT / "newcomer"
+ARTIFACTS = kit.ARTIFACTS_ROOT / "newcomer"
 CELLS = [
     "%load_ext sgl_notebook\nimport os\nos.environ['CUDA_VISIBLE_DEVICES'] = ''  # no GPU here",
     "%sgl launch --name nc -- --enable-metrics --enable-cache-report",
@@ -51,13 +40,13 @@ CELLS = [
 
 @pytest.fixture
 def lab(tmp_path: Path) -> Iterator[LabProcess]:
-    with notebook_lab(tmp_path, "newcomer.ipynb", CELLS) as server:
+    with kit.notebook_lab(tmp_path, "newcomer.ipynb", CELLS) as server:
         yield server
 
 
 @pytest.fixture
 def page(lab: LabProcess, request: pytest.FixtureRequest) -> Iterator[Any]:
-    with chromium_page(request, ARTIFACTS / "failure.png") as page:
+    with kit.chromium_page(request, ARTIFACTS / "failure.png") as page:
         yield page
 
 
@@ -88,14 +77,14 @@ def test_newcomer_views(page: Any, lab: LabProcess) -> None:
     page.set_default_timeout(60_000)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.goto(f"{lab.url}/lab/tree/newcomer.ipynb?token={lab.token}")
-    expect(page.locator(".jp-Notebook .jp-Cell")).to_have_count(len(CELLS), timeout=LONG)
-    wait_kernel_idle(page)
-    wait_cell_done(run_cell(page, 0))
+    expect(page.locator(".jp-Notebook .jp-Cell")).to_have_count(len(CELLS), timeout=kit.LONG)
+    kit.wait_kernel_idle(page)
+    kit.wait_cell_done(kit.run_cell(page, 0))
 
     # --- the launch view: header, phases of this engine, a clock that ticks
-    launch = run_cell(page, 1)
+    launch = kit.run_cell(page, 1)
     clock = output_of(launch).locator(".sgl-launch-clock")
-    expect(clock).to_be_visible(timeout=LONG)
+    expect(clock).to_be_visible(timeout=kit.LONG)
     header = output_of(launch).locator(".sgl-card").first.inner_text()
     assert "launching smollm2 (SmolLM2-135M-Instruct) on the cpu engine" in header
     assert "no GPU is visible, so the bundled CPU engine runs" in header
@@ -105,7 +94,7 @@ def test_newcomer_views(page: Any, lab: LabProcess) -> None:
     while clock.count() and len(seen) < 3:
         seen.add(clock.first.inner_text(timeout=5_000) if clock.count() else "")
         page.wait_for_timeout(150)
-    wait_cell_done(launch)
+    kit.wait_cell_done(launch)
     seen.discard("")
     assert len(seen) >= 2, f"the launch clock never moved: {seen}"
 
@@ -136,8 +125,8 @@ def test_newcomer_views(page: Any, lab: LabProcess) -> None:
     page.locator("#jp-main-statusbar").screenshot(path=str(ARTIFACTS / "03-status-bar.png"))
 
     # --- logprobs: a legend, and a styled card on hover (no native tooltip)
-    colours = run_cell(page, 2)
-    wait_cell_done(colours)
+    colours = kit.run_cell(page, 2)
+    kit.wait_cell_done(colours)
     legend = output_of(colours).locator(".sgl-logprob-legend")
     expect(legend).to_contain_text("hover a token for the alternatives")
     token = output_of(colours).locator(".sgl-tok").first
@@ -163,8 +152,8 @@ def test_newcomer_views(page: Any, lab: LabProcess) -> None:
     )
 
     # --- --n: every card is "sample i", never "answer"
-    samples = run_cell(page, 3)
-    wait_cell_done(samples)
+    samples = kit.run_cell(page, 3)
+    kit.wait_cell_done(samples)
     titles = output_of(samples).locator(".sgl-card > div:first-child").all_inner_texts()
     assert [t.split(" ·")[0] for t in titles] == ["sample 1", "sample 2", "sample 3"]
     output_of(samples).screenshot(path=str(ARTIFACTS / "05-n-samples.png"))
@@ -174,8 +163,8 @@ def test_newcomer_views(page: Any, lab: LabProcess) -> None:
         (4, "unterminated character set at position 0"),
         (5, "properties.name.type: 'objekt' is not a JSON type"),
     ):
-        cell = run_cell(page, index)
-        wait_cell_done(cell)
+        cell = kit.run_cell(page, index)
+        kit.wait_cell_done(cell)
         area = output_of(cell)
         expect(area.locator(".jp-RenderedText[data-mime-type='application/vnd.jupyter.stderr']"))\
             .to_contain_text(needle)
@@ -192,8 +181,8 @@ def test_newcomer_views(page: Any, lab: LabProcess) -> None:
     )
 
     # --- %sgl info: the context length comes from the server, never "None"
-    info = run_cell(page, 6)
-    wait_cell_done(info)
+    info = kit.run_cell(page, 6)
+    kit.wait_cell_done(info)
     table = output_of(info).inner_text()
     assert "None" not in table and re.search(r"context_length\s+\d+", table)
     output_of(info).screenshot(path=str(ARTIFACTS / "07-info.png"))
@@ -206,7 +195,7 @@ def test_newcomer_views(page: Any, lab: LabProcess) -> None:
     status.click()
     panel = page.locator("#sgl-notebook-servers")
     server_card = panel.locator(".sgl-ServerCard")
-    expect(server_card).to_have_count(1, timeout=LONG)
+    expect(server_card).to_have_count(1, timeout=kit.LONG)
     url = server_card.locator(".sgl-ServerCard-url")
     assert url.get_attribute("title") == record.url  # the whole URL on hover
     server_card.locator(".sgl-ServerCard-logsSummary").click()

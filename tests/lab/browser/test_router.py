@@ -16,22 +16,15 @@ import psutil
 import pytest
 
 from sgl_notebook.server.registry import find_record
-from tests.lab.browser import (
-    ARTIFACTS_ROOT,
-    BROWSER_MARKS,
-    chromium_page,
-    expect,
-    jp_asyncio_loop,  # noqa: F401 -- pytest-jupyter overrides
-    jp_server_cleanup,  # noqa: F401
-    save_shot,
-)
+from tests.lab.browser import kit
 from tests.lab.conftest import FakeServer
 from tests.lab.lab_process import LabProcess
 
-pytestmark = BROWSER_MARKS
+pytestmark = kit.BROWSER_MARKS
+expect = kit.expect
 
-ARTIFACTS = ARTIFACTS_ROOT / "lab-router"
-BUILT = Path(__file__).resolve().parents[2] / "sgl_notebook" / "labextension"
+ARTIFACTS = kit.ARTIFACTS_ROOT / "lab-router"
+BUILT = Path(__file__).resolve().parents[3] / "sgl_notebook" / "labextension"
 
 
 @pytest.fixture
@@ -52,12 +45,12 @@ def lab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LabProcess]
 
 @pytest.fixture
 def page(lab: LabProcess) -> Iterator[Any]:
-    with chromium_page() as page:
+    with kit.chromium_page() as page:
         yield page
 
 
 def shot(page: Any, name: str) -> None:
-    save_shot(page, ARTIFACTS / f"{name}.png")
+    kit.save_shot(page, ARTIFACTS / f"{name}.png")
 
 
 def alive(server: FakeServer) -> bool:

@@ -1,10 +1,8 @@
 """What every browser test shares: Debian's chromium under Playwright, a ``jupyter lab`` serving
 a notebook written for the test, and the waits a notebook page needs.
 
-A browser test module imports the two pytest-jupyter overrides (``jp_asyncio_loop``,
-``jp_server_cleanup``: Playwright's sync API runs its own event loop and there is no in-process
-server), builds its ``lab`` fixture with :func:`notebook_lab` and its ``page`` with
-:func:`chromium_page`.
+A browser test module builds its ``lab`` fixture with :func:`notebook_lab` and its ``page`` with
+:func:`chromium_page`; this folder's conftest switches pytest-jupyter's autouse fixtures off.
 """
 
 from __future__ import annotations
@@ -33,7 +31,7 @@ CHROMIUM_ARGS = [
     "--disable-dev-shm-usage",
 ]
 LONG = 180_000  # ms: the machine's two cores are shared with the rest of the suite
-ARTIFACTS_ROOT = Path(__file__).resolve().parents[2] / "test-artifacts"
+ARTIFACTS_ROOT = Path(__file__).resolve().parents[3] / "test-artifacts"
 VIEWPORT = {"width": 1400, "height": 900}
 
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -43,16 +41,6 @@ BROWSER_MARKS = [
     pytest.mark.browser,
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs /usr/bin/chromium"),
 ]
-
-
-@pytest.fixture
-def jp_asyncio_loop() -> None:
-    """Overrides pytest-jupyter's autouse loop: Playwright's sync API runs its own."""
-
-
-@pytest.fixture
-def jp_server_cleanup() -> None:
-    """Overrides pytest-jupyter's autouse cleanup: no in-process server here."""
 
 
 @contextlib.contextmanager
