@@ -12,6 +12,7 @@ import pytest
 
 from sgl_notebook.display.program_model import build_program_view
 from sgl_notebook.display.program_render import render_program_html, render_program_text
+from tests.fixtures.engine_servers import default_sglang_backend
 
 sgl = pytest.importorskip("sglang")
 
@@ -19,12 +20,8 @@ sgl = pytest.importorskip("sglang")
 @pytest.fixture(scope="module")
 def chatml_backend(tiny_engine) -> Iterator[Any]:
     """The tiny model's ChatML template, as ``Server.backend()`` picks for SmolLM2."""
-    runtime = sgl.RuntimeEndpoint(tiny_engine.url, chat_template_name="chatml")
-    sgl.set_default_backend(runtime)
-    try:
+    with default_sglang_backend(tiny_engine.url, chat_template_name="chatml") as runtime:
         yield runtime
-    finally:
-        sgl.set_default_backend(None)
 
 
 @sgl.function

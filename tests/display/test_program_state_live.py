@@ -9,15 +9,7 @@ import sys
 
 import pytest
 
-from tests.fixtures.engine_servers import default_sglang_backend
-
 sgl = pytest.importorskip("sglang")
-
-
-@pytest.fixture(scope="module")
-def backend(tiny_engine):
-    with default_sglang_backend(tiny_engine.url) as runtime:
-        yield runtime
 
 
 @sgl.function
@@ -44,7 +36,7 @@ def _html(shell, obj):
     return data
 
 
-def test_roles_and_labelled_gen_and_select_spans(backend, shell):
+def test_roles_and_labelled_gen_and_select_spans(tiny_sglang_backend, shell):
     state = qa.run(question="What is the capital of France?")
     data = _html(shell, state)
     html = data["text/html"]
@@ -68,7 +60,7 @@ def _esc(text: str) -> str:
     return html.escape(text, quote=True)
 
 
-def test_forks_side_by_side_and_a_regex_span(backend, shell):
+def test_forks_side_by_side_and_a_regex_span(tiny_sglang_backend, shell):
     state = tips.run()
     assert re.fullmatch(r"[0-9]{3}", state["room"])
     html = _html(shell, state)["text/html"]
@@ -76,7 +68,7 @@ def test_forks_side_by_side_and_a_regex_span(backend, shell):
     assert 'data-var="room"' in html and state["room"] in html
 
 
-def test_run_batch_renders_every_state(backend, shell):
+def test_run_batch_renders_every_state(tiny_sglang_backend, shell):
     states = qa.run_batch([{"question": "One?"}, {"question": "Two?"}])
     html = _html(shell, states)["text/html"]
     assert html.count('class="sgl-program"') == 2
@@ -84,7 +76,7 @@ def test_run_batch_renders_every_state(backend, shell):
     assert _html(shell, [1, 2]).get("text/html") is None  # other lists are left alone
 
 
-def test_show_follows_a_streaming_program_live(backend, capsys):
+def test_show_follows_a_streaming_program_live(tiny_sglang_backend, capsys):
     from sgl_notebook import show
 
     state = qa.run(question="Stream this?", stream=True)
@@ -94,7 +86,9 @@ def test_show_follows_a_streaming_program_live(backend, capsys):
     assert f"⟦answer: {state['answer']}⟧" in out
 
 
-def test_show_in_widget_mode_ends_with_the_static_rendering(backend, shell, monkeypatch):
+def test_show_in_widget_mode_ends_with_the_static_rendering(
+    tiny_sglang_backend, shell, monkeypatch
+):
     from IPython.display import DisplayHandle
 
     from sgl_notebook.display.live_program import ProgramDisplay, show

@@ -12,15 +12,7 @@ import re
 
 import pytest
 
-from tests.fixtures.engine_servers import default_sglang_backend
-
 sgl = pytest.importorskip("sglang")
-
-
-@pytest.fixture(scope="module")
-def backend(tiny_engine):
-    with default_sglang_backend(tiny_engine.url) as runtime:
-        yield runtime
 
 
 @sgl.function
@@ -30,8 +22,8 @@ def qa(s, question):
     s += sgl.assistant(sgl.gen("answer", max_tokens=8, temperature=0))
 
 
-def test_roles_and_gen(backend, tiny_model_dir):
-    assert backend.get_model_name() == str(tiny_model_dir)
+def test_roles_and_gen(tiny_sglang_backend, tiny_model_dir):
+    assert tiny_sglang_backend.get_model_name() == str(tiny_model_dir)
     state = qa.run(question="What is the capital of France?")
     answer = state["answer"]
     assert isinstance(answer, str) and answer
@@ -47,7 +39,7 @@ def pick(s):
     s += "The best color is " + sgl.select("color", choices=["red", "green", "blue"])
 
 
-def test_select_scores_every_choice(backend):
+def test_select_scores_every_choice(tiny_sglang_backend):
     state = pick.run()
     assert state["color"] in ("red", "green", "blue")
     meta = state.get_meta_info("color")
@@ -65,7 +57,7 @@ def forked(s):
     s += " A:" + forks[0]["word"] + " B:" + forks[1]["word"]
 
 
-def test_fork_runs_each_branch(backend):
+def test_fork_runs_each_branch(tiny_sglang_backend):
     state = forked.run()
     text = state.text()
     assert text.startswith("Here are two words about the river: A:")
@@ -78,7 +70,7 @@ def constrained(s):
     s += "\nAge: " + sgl.gen("age", dtype=int, max_tokens=6, temperature=0)
 
 
-def test_regex_and_int_gen(backend):
+def test_regex_and_int_gen(tiny_sglang_backend):
     state = constrained.run()
     assert re.fullmatch(r"[0-9]{3}-[0-9]{4}", state["phone"])
     assert re.fullmatch(r"[-+]?[0-9]+", state["age"].strip())
@@ -94,28 +86,28 @@ def as_json(s):
                                       temperature=0)
 
 
-def test_json_schema_gen(backend):
+def test_json_schema_gen(tiny_sglang_backend):
     state = as_json.run()
     compact = "".join(state["js"].split())
     # Any-whitespace JSON (xgrammar's default, as in SGLang) may be cut by max_tokens.
     assert any(v.startswith(compact) for v in ('{"ok":true}', '{"ok":false}')), state["js"]
 
 
-def test_run_batch_matches_single_runs(backend):
+def test_run_batch_matches_single_runs(tiny_sglang_backend):
     questions = ["What is a river?", "Name a city.", "Say hello."]
     batch = qa.run_batch([{"question": q} for q in questions])
     singles = [qa.run(question=q)["answer"] for q in questions]
     assert [s["answer"] for s in batch] == singles
 
 
-def test_stream_text_iter(backend):
+def test_stream_text_iter(tiny_sglang_backend):
     question = "What is a mountain?"
     state = qa.run(question=question, stream=True)
     pieces = list(state.text_iter("answer"))
     assert "".join(pieces) == qa.run(question=question)["answer"]
 
 
-def test_flush_cache_and_server_info(backend):
-    backend.flush_cache()
-    info = backend.get_server_info()
+def test_flush_cache_and_server_info(tiny_sglang_backend):
+    tiny_sglang_backend.flush_cache()
+    info = tiny_sglang_backend.get_server_info()
     assert info["version"] == "0.4.10.post2"
