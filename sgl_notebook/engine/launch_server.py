@@ -192,18 +192,17 @@ def apply_chat_template_flag(args: ServerArgs, tokenizer: Any) -> None:
         )
 
 
-def build_state(args: ServerArgs) -> Any:
-    """Load a generative model on its runner, start the scheduler, return the HTTP state."""
+def _load_logged_runner(args: ServerArgs) -> Any:
+    """The runner for ``args`` between SGLang's "Load weight begin/end" lines."""
     from .runners.loader import PREFIX_CACHE_TOKENS, load_runner
 
     _log_load_begin()
-    max_running = args.max_running_requests or DEFAULT_MAX_RUNNING_REQUESTS
     runner = load_runner(
         args.model_path,
         args.runner,
         context_length=args.context_length,
         max_total_tokens=args.max_total_tokens,
-        max_running_requests=max_running,
+        max_running_requests=args.max_running_requests or DEFAULT_MAX_RUNNING_REQUESTS,
         prefix_cache_tokens=0 if args.disable_radix_cache else PREFIX_CACHE_TOKENS,
     )
     info = runner.info
@@ -211,6 +210,13 @@ def build_state(args: ServerArgs) -> Any:
     dtype = f"torch.{info.dtype}" if info.runner == "transformers" else info.dtype
     _log_load_end(info.model_class, dtype, info.weight_bytes)
     apply_chat_template_flag(args, runner.tokenizer)
+    return runner
+
+
+def build_state(args: ServerArgs) -> Any:
+    """Load a generative model on its runner, start the scheduler, return the HTTP state."""
+    runner = _load_logged_runner(args)
+    info = runner.info
     from .core.sampling import seed_sampling, validate_sampling_params
     from .core.scheduler import Scheduler, SchedulerConfig
     from .http.engine_state import EngineState
@@ -222,6 +228,7 @@ def build_state(args: ServerArgs) -> Any:
     max_total = getattr(runner, "n_ctx", None) or args.max_total_tokens or max(
         DEFAULT_MAX_TOTAL_TOKENS, info.context_length
     )
+    max_running = args.max_running_requests or DEFAULT_MAX_RUNNING_REQUESTS
     max_running = min(max_running, getattr(runner, "max_running", max_running))
     kv_bytes = info.kv_bytes_per_token // 2 * max_total  # keys (or values) alone
     _log_pool(args, max_total, kv_bytes, max_running, info.context_length)

@@ -27,13 +27,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from .admission import GrammarQueue, new_request_state
+from .early_ends import EarlyEnds
 from .grammar import InvalidGrammarError, grammar_key
 from .input_logprobs import record_input_logprobs
-from .request_state import ABORT_BEFORE_PREFILL, RequestState, abort_reason, bad_request
+from .request_state import RequestState, abort_reason, bad_request
 from .runner import ModelRunner
 from .step_sampling import sample_rows
 from .step_stats import DecodeStats, PrefillStats, StepStats
-from .types import GenerationRequest, OutputCallback, RequestOutput, SchedulerSnapshot
+from .types import GenerationRequest, OutputCallback, SchedulerSnapshot
 
 logger = logging.getLogger("sgl_notebook.engine")
 
@@ -48,7 +49,7 @@ class SchedulerConfig:
     enable_grammar: bool = True
 
 
-class Scheduler:
+class Scheduler(EarlyEnds):
     """The model's engine thread; ``submit``, ``abort``, ``flush_cache`` are thread-safe."""
 
     def __init__(
@@ -348,75 +349,6 @@ class Scheduler:
                     queue_req=len(self.waiting),
                 )
             )
-
-    def _abort_matching(self, prefix: str) -> None:
-        for state in self._grammar_queue.abort(prefix):
-            self._emit(state)
-        for state in [s for s in self.waiting if s.rid.startswith(prefix)]:
-            self.waiting.remove(state)
-            self._emit_abort_before_prefill(state)
-        for state in self.running:
-            if not state.finished and state.rid.startswith(prefix):
-                state.finish(abort_reason())
-                self._emit(state)
-        self.running = [r for r in self.running if not r.finished]
-
-    def _emit_abort_before_prefill(self, state: RequestState) -> None:
-        output = RequestOutput(
-            rid=state.rid,
-            text="",
-            output_ids=[],
-            finished=True,
-            finish_reason=dict(ABORT_BEFORE_PREFILL),
-            prompt_tokens=0,
-            completion_tokens=0,
-            cached_tokens=0,
-        )
-        state.finish_reason = output.finish_reason
-        with self._cv:
-            self._pending -= 1
-            self._stats.finished_total += 1
-            self._stats.aborted_total += 1
-        try:
-            state.callback(output)
-        except Exception:  # noqa: BLE001
-            logger.exception("Output callback of request %s failed", state.rid)
-
-    def _on_exception(self, exc: BaseException) -> None:
-        self.log(f"Scheduler hit an exception: {traceback.format_exc()}")
-        reason = abort_reason(
-            f"The engine hit an exception and aborted this request: {type(exc).__name__}: {exc}",
-            500,
-            "InternalServerError",
-        )
-        for state in self.running:
-            if not state.finished:
-                state.finish(reason)
-                self._emit(state)
-        self.running = []
-        # Requests taken for a failed prefill are neither waiting nor running and were never
-        # emitted: end them too.
-        for state in self._in_prefill:
-            if not state.finished:
-                state.finish(reason)
-            self._emit(state)
-        self._in_prefill = []
-
-    def _abort_everything(self, reason: dict[str, Any]) -> None:
-        for state in self._grammar_queue.abort("", reason):
-            self._emit(state)
-        while self.waiting:
-            self._emit_abort_before_prefill(self.waiting.popleft())
-        for state in self.running:
-            if not state.finished:
-                state.finish(reason)
-                self._emit(state)
-        self.running = []
-        with self._cv:
-            inbox, self._inbox = self._inbox, []
-        for req, callback in inbox:
-            state = RequestState(req, callback, self.tokenizer, set(), 0, 0)
-            self._emit_abort_before_prefill(state)
 
     def _update_stats(self) -> None:
         used = self._used_tokens()
