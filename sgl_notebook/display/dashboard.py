@@ -1,6 +1,6 @@
 """A live stats dashboard: throughput, requests, KV usage and prefix-cache hits, as a PNG.
 
-``dashboard(server)`` (or ``server.dashboard()``, ``%sgl stats``) displays one PNG with a
+``dashboard(server)`` (or ``%sgl stats``) displays one PNG with a
 ``display_id`` and replaces it from a background thread as new points arrive -- at most once
 per ``interval`` seconds and never more often than keeps the redraw under ``max_cpu`` of one
 core. Because the output is a plain ``image/png`` updated in place, the last frame is what a
