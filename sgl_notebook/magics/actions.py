@@ -47,10 +47,10 @@ __all__ = ["ensure_running", "launch_api_key", "make_current", "set_frontend_bac
 
 
 def launch_api_key(asked: str | None) -> str | None:
-    """``--api-key``: the key given, or one made up for ``auto``."""
-    import secrets
+    """``--api-key``: the key given, or one made up for ``auto`` (the server layer's one rule)."""
+    from sgl_notebook.server.api_keys import resolve_api_key
 
-    return secrets.token_urlsafe(24) if asked == "auto" else asked
+    return resolve_api_key(asked)
 
 
 def set_frontend_backend(server: NotebookServer) -> None:
