@@ -1,5 +1,6 @@
-"""The router's log lines, as sglang-router 0.3.2 wrote them on loopback (tests/protocol/data:
-ANSI colours kept), parsed into records and events."""
+"""The router's log lines, as sglang-router 0.3.2 wrote them on loopback (tests/stats/data, shared
+with the router metrics, views and sidebar tests: ANSI colours kept), parsed into records and
+events."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from sgl_notebook.protocol.router_logs import (
     strip_ansi,
 )
 
-DATA = Path(__file__).with_name("data")
+DATA = Path(__file__).parents[1] / "stats" / "data"
 LOG = (DATA / "router_0.3.2.log").read_text(encoding="utf-8").splitlines()
 
 
