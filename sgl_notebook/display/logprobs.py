@@ -15,20 +15,11 @@ True
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 from sgl_notebook.display.html_builders import esc, style
+from sgl_notebook.protocol.logprobs import TokenLogprob
 
 __all__ = ["LEGEND_HTML", "TokenLogprob", "logprob_spans_html", "logprob_tokens_html", "prob_color"]
-
-
-@dataclass(frozen=True)
-class TokenLogprob:
-    """One generated token, its logprob and the top alternatives ``(token, logprob)``."""
-
-    token: str
-    logprob: float
-    top: tuple[tuple[str, float], ...] = ()
 
 
 def _prob(logprob: float) -> float:

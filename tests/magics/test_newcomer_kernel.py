@@ -218,7 +218,7 @@ def test_invalid_json_schema_names_the_path_before_anything_is_sent(kernel, laun
 def test_an_interrupted_answer_ends_with_abort_and_its_prompt_tokens(kernel, launched):
     def interrupt_after_a_few_redraws(msg: dict[str, Any], messages: list[dict[str, Any]]) -> None:
         redraws = [m for m in messages if m["msg_type"] == "comm_msg"]
-        if len(redraws) == 3:
+        if len(redraws) == 3 and msg["msg_type"] == "comm_msg":  # once, not on later messages
             kernel.manager.interrupt_kernel()
 
     msg_id = kernel.submit(

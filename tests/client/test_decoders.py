@@ -1,8 +1,8 @@
-"""The streaming path of %%sgl without a server: SSE bytes -> dict payloads -> events.
+"""The streaming path without a server: SSE bytes -> dict payloads -> events.
 
 The chunks are parsed as plain dicts (no pydantic object per token); these pin that the parse
-is the same as the openai client's whatever way the bytes are split, and that an error event
-ends the stream with a one-line error.
+is the same as the openai client's whatever way the bytes are split, that each endpoint's
+payloads become the same events, and that an error event ends the stream with a one-line error.
 """
 
 from __future__ import annotations
@@ -12,24 +12,9 @@ from typing import Any
 
 import pytest
 
-from sgl_notebook.magics.cell_runner import (
-    StreamEvent,
-    _chat_events,
-    _completion_events,
-    _sse_payloads,
-)
-from sgl_notebook.magics.errors import ServerRequestError
-
-
-class FakeResponse:
-    """What _sse_payloads reads: ``iter_bytes()`` and ``http_response.request``."""
-
-    def __init__(self, blocks: list[bytes]) -> None:
-        self.blocks = blocks
-        self.http_response = type("R", (), {"request": None})()
-
-    def iter_bytes(self) -> Any:
-        yield from self.blocks
+from sgl_notebook.client import ServerStreamError, StreamEvent
+from sgl_notebook.client.decoders import Answer, decode
+from sgl_notebook.protocol.sse import iter_events
 
 
 def _sse(payloads: list[Any]) -> bytes:
@@ -73,11 +58,11 @@ PAYLOADS = [
 def test_sse_split_anywhere_gives_the_same_payloads(block):
     raw = _sse(PAYLOADS) + b'data: {"never": "read after DONE"}\n\n'
     blocks = [raw[i : i + block] for i in range(0, len(raw), block)]
-    assert list(_sse_payloads(FakeResponse(blocks))) == PAYLOADS
+    assert list(iter_events(blocks)) == PAYLOADS
 
 
 def test_chat_events_from_dicts():
-    events = list(_chat_events(PAYLOADS))
+    events = list(decode("chat", PAYLOADS))
     assert "".join(e.text for e in events) == "Hé <b>llo\nwörld"
     assert [e.finish_reason for e in events if e.finish_reason] == ["stop"]
     usage = next(e.usage for e in events if e.usage)
@@ -103,12 +88,12 @@ def test_chat_logprobs_and_a_whole_response():
             }
         ]
     }
-    (event,) = list(_chat_events([chunk]))
+    (event,) = list(decode("chat", [chunk]))
     (lp,) = event.logprobs
     assert (lp.token, lp.logprob) == ("Hi", -0.1)
     assert lp.top == (("Hi", -0.1), ("Yo", float("-inf")))
     whole = {"choices": [{"index": 1, "message": {"content": "all"}, "finish_reason": "length"}]}
-    assert list(_chat_events([whole])) == [StreamEvent(1, "all", None, "length")]
+    assert list(decode("chat", [whole])) == [StreamEvent(1, "all", None, "length")]
 
 
 def test_completion_events_from_dicts():
@@ -126,7 +111,7 @@ def test_completion_events_from_dicts():
             }
         ]
     }
-    (event,) = list(_completion_events([chunk]))
+    (event,) = list(decode("completions", [chunk]))
     assert event.text == "ab"
     assert [(t.token, t.logprob) for t in event.logprobs] == [("a", -0.5), ("b", float("-inf"))]
     assert event.logprobs[1].top == (("b", -1.0), ("c", -2.0))
@@ -134,7 +119,53 @@ def test_completion_events_from_dicts():
 
 def test_an_error_event_ends_the_stream_with_its_message():
     raw = _sse([_chunk("a"), {"error": {"message": "boom", "code": 500}}])
-    payloads = _sse_payloads(FakeResponse([raw]))
-    assert next(payloads)["choices"][0]["delta"]["content"] == "a"
-    with pytest.raises(ServerRequestError, match="The server stopped the answer: boom"):
-        next(payloads)
+    events = decode("chat", iter_events([raw]))
+    assert next(events).text == "a"
+    with pytest.raises(ServerStreamError, match="The server stopped the answer: boom"):
+        next(events)
+
+
+def test_native_payloads_become_deltas_per_sample_with_their_own_counts():
+    meta = {"prompt_tokens": 4, "completion_tokens": 2, "cached_tokens": 1}
+    payloads = [
+        {"index": 0, "text": "Pa", "meta_info": {"output_token_logprobs": [[-0.5, 7, "Pa"]]}},
+        {"index": 1, "text": "Lo", "meta_info": {}},
+        {
+            "index": 0,
+            "text": "Paris",
+            "meta_info": {
+                "output_token_logprobs": [[-0.5, 7, "Pa"], [-0.25, 8, "ris"]],
+                "output_top_logprobs": [None, [[-0.25, 8, "ris"], [None, 9, "rts"]]],
+                "finish_reason": {"type": "length", "length": 2},
+                **meta,
+            },
+        },
+        {"index": 1, "text": "London", "meta_info": {"finish_reason": "stop", **meta}},
+    ]
+    events = list(decode("generate", payloads))
+    assert [(e.sample, e.text) for e in events] == [(0, "Pa"), (1, "Lo"), (0, "ris"), (1, "ndon")]
+    assert [e.finish_reason for e in events] == [None, None, "length", "stop"]
+    assert events[2].sample_usage == meta and events[0].sample_usage is None
+    (new_token,) = events[2].logprobs  # only the token the payload adds
+    assert new_token.token == "ris" and new_token.top == (("ris", -0.25), ("rts", float("-inf")))
+
+
+def test_a_whole_native_batch_answer_is_numbered_in_order():
+    whole = [{"text": "a", "meta_info": {"finish_reason": "stop"}}, {"text": "b", "meta_info": {}}]
+    events = list(decode("generate", [whole]))
+    assert [(e.sample, e.text, e.finish_reason) for e in events] == [
+        (0, "a", "stop"),
+        (1, "b", None),
+    ]
+
+
+def test_a_native_error_event_before_any_text_is_a_refusal():
+    events = decode("/generate", [{"error": {"message": "Invalid grammar"}}])
+    refusal = "^The server refused the request: Invalid grammar$"
+    with pytest.raises(ServerStreamError, match=refusal):
+        next(events)
+
+
+def test_an_unknown_endpoint_is_a_clear_error():
+    with pytest.raises(ValueError, match="Unknown endpoint 'embeddings': SglClient streams 'chat'"):
+        Answer("embeddings")
