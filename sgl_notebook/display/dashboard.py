@@ -30,6 +30,7 @@ from sgl_notebook.display.dashboard_figure import (
     grows,
 )
 from sgl_notebook.display.dashboard_marks import SPEC_PANELS
+from sgl_notebook.display.frame_pacer import FramePacer
 from sgl_notebook.stats import MetricsScraper, ServerStats
 from sgl_notebook.stats.window import SeriesWindow, summary_line
 
@@ -204,8 +205,7 @@ class Dashboard:
         )
 
     def _run(self) -> None:
-        average = 0.0  # CPU seconds per frame, a moving average
-        next_draw = time.monotonic() + self.interval  # show() just drew the first frame
+        pacer = FramePacer(self.interval, self.max_cpu)  # show() just drew the first frame
         try:
             while not self._stop.is_set():
                 alive = self._alive()
@@ -213,19 +213,15 @@ class Dashboard:
                     self.scrape()
                     for server in self.servers:  # what runs now: at most 1/s, only while shown
                         server.stats.refresh()
-                now = time.monotonic()
-                if self._changed() and (now >= next_draw or not alive):
+                if self._changed() and (pacer.due() or not alive):
                     cpu = time.thread_time()
                     with self._lock:
                         self._render_locked()
                         self._publish()
-                    average = 0.8 * average + 0.2 * (time.thread_time() - cpu)
-                    # Keep the kernel's CPU for the person: drawing may use about max_cpu of a
-                    # core; frames that cost more (a slow machine) come less often.
-                    next_draw = time.monotonic() + max(self.interval, average / self.max_cpu)
+                    pacer.drawn(time.thread_time() - cpu)
                 if not alive:
                     break
-                self._stop.wait(max(0.05, min(self.interval, next_draw - time.monotonic())))
+                self._stop.wait(pacer.sleep_for())
         except BaseException as error:  # noqa: BLE001 -- shown by stop()/wait(), not lost
             self.error = error
         finally:

@@ -2,8 +2,7 @@
 
 Pure functions (no server, no namespace). The ``%%sgl`` options are declared with IPython's
 ``magic_arguments`` (see :data:`cell_magic_arguments`) so ``%%sgl?`` documents them. ``%sgl``
-lines are parsed by the table of :mod:`subcommands` (their specs are in :mod:`line_specs`);
-both are importable from here too.
+lines are parsed by the table of :mod:`subcommands` into the specs of :mod:`line_specs`.
 
 >>> parse_cell("--max-tokens 8 -o answer", "Hi").max_tokens
 8
@@ -20,43 +19,8 @@ from IPython.core import magic_arguments
 
 from sgl_notebook.magics.argparser import SglArgumentParser, split_line
 from sgl_notebook.magics.errors import SglUsageError, did_you_mean
-from sgl_notebook.magics.line_specs import (
-    ConnectSpec,
-    FlushSpec,
-    HelpSpec,
-    InfoSpec,
-    LaunchSpec,
-    ListSpec,
-    LogsSpec,
-    RestartSpec,
-    SessionResetSpec,
-    StatsSpec,
-    StopSpec,
-    UseSpec,
-)
-from sgl_notebook.magics.subcommands import SUBCOMMANDS, command_help, line_help, parse_line
 
-__all__ = [
-    "CellSpec",
-    "ConnectSpec",
-    "FlushSpec",
-    "HelpSpec",
-    "InfoSpec",
-    "LaunchSpec",
-    "ListSpec",
-    "LogsSpec",
-    "RestartSpec",
-    "SUBCOMMANDS",
-    "SessionResetSpec",
-    "StatsSpec",
-    "StopSpec",
-    "UseSpec",
-    "cell_magic_arguments",
-    "command_help",
-    "line_help",
-    "parse_cell",
-    "parse_line",
-]
+__all__ = ["CellSpec", "cell_magic_arguments", "parse_cell"]
 
 MODES = ("chat", "complete", "generate")
 # IPython's magic_arguments is untyped; these aliases keep the declarations below type-checked

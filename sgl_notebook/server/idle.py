@@ -34,14 +34,25 @@ def is_request_access_line(line: str) -> bool:
 
 
 class IdleMonitor:
-    """A daemon thread that fires ``on_idle`` once after ``timeout`` s without :meth:`touch`."""
+    """A daemon thread that fires ``on_idle`` once after ``timeout`` s without :meth:`touch`.
 
-    def __init__(self, timeout: float, on_idle: Callable[[float], None]) -> None:
+    ``clock`` is where the seconds come from (``time.monotonic``; tests pass their own and call
+    :meth:`check` instead of starting the thread).
+    """
+
+    def __init__(
+        self,
+        timeout: float,
+        on_idle: Callable[[float], None],
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         if timeout <= 0:
             raise ValueError(f"idle_timeout must be positive, got {timeout}")
         self.timeout = timeout
         self._on_idle = on_idle
-        self._last = time.monotonic()
+        self._clock = clock
+        self._last = clock()
         self._wake = threading.Event()
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True, name="sgl-notebook-idle")
@@ -50,7 +61,7 @@ class IdleMonitor:
         self._thread.start()
 
     def touch(self) -> None:
-        self._last = time.monotonic()
+        self._last = self._clock()
 
     def stop(self) -> None:
         self._stopped.set()
@@ -58,13 +69,26 @@ class IdleMonitor:
 
     @property
     def idle_for(self) -> float:
-        return time.monotonic() - self._last
+        return self._clock() - self._last
+
+    @property
+    def last_activity(self) -> float:
+        """The clock's reading at the last :meth:`touch` (or at creation)."""
+        return self._last
+
+    def check(self) -> float | None:
+        """Fire ``on_idle`` (once) if the timeout has passed; else the seconds still to wait.
+
+        None once it has fired or been stopped."""
+        if self._stopped.is_set():
+            return None
+        idle = self.idle_for
+        if idle < self.timeout:
+            return self.timeout - idle
+        self._stopped.set()
+        self._on_idle(idle)
+        return None
 
     def _run(self) -> None:
-        while not self._stopped.is_set():
-            remaining = self.timeout - self.idle_for
-            if remaining <= 0:
-                self._stopped.set()
-                self._on_idle(self.idle_for)
-                return
+        while (remaining := self.check()) is not None:
             self._wake.wait(remaining)

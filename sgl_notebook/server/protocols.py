@@ -50,7 +50,7 @@ class NotebookServer(Protocol):
 
     @property
     def stats(self) -> ServerStats:
-        """Its live stats (raises ``SglNotebookError`` when they are unavailable)."""
+        """Its live stats: log lines, scraped metrics and the load report, as far as it has them."""
         ...
 
     def is_alive(self) -> bool: ...

@@ -102,6 +102,13 @@ class Server(ServerClients):
         """Why this engine was chosen (``engine="auto"`` says which and why)."""
         return self._process.engine_reason if self._process else ""
 
+    @property
+    def last_request_at(self) -> float | None:
+        """``time.monotonic()`` when the idle monitor last saw a request (through this Server or
+        as an access line in its log); None without ``idle_timeout`` or once it has stopped."""
+        idle = self._idle
+        return idle.last_activity if idle is not None else None
+
     def __repr__(self) -> str:
         return (f"Server(name={self.name!r}, engine={self.engine!r}, model={self.model!r}, "
                 f"url={self.url!r}, status={self.status!r})")

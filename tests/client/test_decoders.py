@@ -1,8 +1,8 @@
-"""The streaming path without a server: SSE bytes -> dict payloads -> events.
+"""The streaming path without a server: dict payloads (from protocol/sse) -> events.
 
-The chunks are parsed as plain dicts (no pydantic object per token); these pin that the parse
-is the same as the openai client's whatever way the bytes are split, that each endpoint's
-payloads become the same events, and that an error event ends the stream with a one-line error.
+The chunks are read as plain dicts (no pydantic object per token); these pin that each
+endpoint's payloads become the same events, and that an error event ends the stream with a
+one-line error. SSE framing itself is tested in tests/protocol/test_sse.py.
 """
 
 from __future__ import annotations
@@ -52,13 +52,6 @@ PAYLOADS = [
         },
     },
 ]
-
-
-@pytest.mark.parametrize("block", [1, 3, 7, 64, 100_000])
-def test_sse_split_anywhere_gives_the_same_payloads(block):
-    raw = _sse(PAYLOADS) + b'data: {"never": "read after DONE"}\n\n'
-    blocks = [raw[i : i + block] for i in range(0, len(raw), block)]
-    assert list(iter_events(blocks)) == PAYLOADS
 
 
 def test_chat_events_from_dicts():

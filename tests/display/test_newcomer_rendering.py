@@ -16,6 +16,8 @@ from tests.fixtures.engine_servers import default_sglang_backend
 
 sgl = pytest.importorskip("sglang")
 
+from tests.fixtures.sgl_programs import tips  # noqa: E402 -- after the importorskip
+
 
 @pytest.fixture(scope="module")
 def chatml_backend(tiny_engine) -> Iterator[Any]:
@@ -28,16 +30,6 @@ def chatml_backend(tiny_engine) -> Iterator[Any]:
 def chat(s, question):
     s += sgl.user(question)
     s += sgl.assistant(sgl.gen("answer", max_tokens=48, temperature=0))
-
-
-@sgl.function
-def tips(s):
-    s += "Here are two tips.\n"
-    forks = s.fork(2)
-    for i, f in enumerate(forks):
-        f += f"Tip {i}: " + sgl.gen("tip", max_tokens=4, temperature=0)
-    forks.join()
-    s += "Room number: " + sgl.gen("room", regex="[0-9]{3}", max_tokens=6)
 
 
 def _assistant_bodies(html: str) -> list[str]:

@@ -11,6 +11,8 @@ import pytest
 
 sgl = pytest.importorskip("sglang")
 
+from tests.fixtures.sgl_programs import tips  # noqa: E402 -- after the importorskip
+
 
 @sgl.function
 def qa(s, question):
@@ -19,16 +21,6 @@ def qa(s, question):
     s += sgl.assistant(sgl.gen("answer", max_tokens=8, temperature=0))
     s += sgl.user("Is that right?")
     s += sgl.assistant(sgl.select("verdict", choices=["yes", "no"]))
-
-
-@sgl.function
-def tips(s):
-    s += "Here are two tips.\n"
-    forks = s.fork(2)
-    for i, f in enumerate(forks):
-        f += f"Tip {i}: " + sgl.gen("tip", max_tokens=4, temperature=0)
-    forks.join()
-    s += "Room number: " + sgl.gen("room", regex="[0-9]{3}", max_tokens=6)
 
 
 def _html(shell, obj):

@@ -8,6 +8,13 @@ import pytest
 from IPython.core.error import UsageError
 
 from sgl_notebook.magics import errors
+from sgl_notebook.magics.line_specs import (
+    ConnectSpec,
+    LaunchSpec,
+    LogsSpec,
+    SessionResetSpec,
+    StopSpec,
+)
 from sgl_notebook.magics.requests import (
     Defaults,
     chat_messages,
@@ -15,16 +22,8 @@ from sgl_notebook.magics.requests import (
     generate_request,
     resolve_schema,
 )
-from sgl_notebook.magics.specs import (
-    CellSpec,
-    ConnectSpec,
-    LaunchSpec,
-    LogsSpec,
-    SessionResetSpec,
-    StopSpec,
-    parse_cell,
-    parse_line,
-)
+from sgl_notebook.magics.specs import CellSpec, parse_cell
+from sgl_notebook.magics.subcommands import parse_line
 from sgl_notebook.magics.template import render_prompt
 
 

@@ -7,7 +7,6 @@ import stat
 import sys
 import tempfile
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,6 +17,7 @@ import pytest
 from jupyter_client.manager import KernelManager
 
 from tests.fixtures.processes import session_processes
+from tests.fixtures.waits import eventually
 
 # Also set by tests/conftest.py; repeated so `--confcutdir tests/server` runs stay private.
 os.environ.setdefault(
@@ -88,12 +88,10 @@ def no_leaks() -> Iterator[None]:
     before_logs = set((registry_dir() / "logs").glob("*.log"))
     yield
     # a watchdog's clean-up (after a kernel dies) is asynchronous: allow it a few seconds
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and (
+    eventually(lambda: not (
         [p for p in standin_processes() if p.pid not in before_pids]
         or [r for r in list_records() if r.id not in before_records]
-    ):
-        time.sleep(0.1)
+    ))
     leftover = [p for p in standin_processes() if p.pid not in before_pids]
     assert not leftover, f"processes left behind: {[p.cmdline() for p in leftover]}"
     records = [r for r in list_records() if r.id not in before_records]

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,19 +17,11 @@ import sgl_notebook as sn
 from sgl_notebook.server.ports import port_is_free
 from sgl_notebook.server.registry import find_record
 from sgl_notebook.server.router_group import Router
+from tests.fixtures.waits import eventually, processes_gone
 
 
 def tree(pid: int) -> list[int]:
     return [pid] + [p.pid for p in psutil.Process(pid).children(recursive=True)]
-
-
-def all_gone(pids: list[int], within: float = 20.0) -> bool:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if all(not psutil.pid_exists(p) or psutil.Process(p).status() == "zombie" for p in pids):
-            return True
-        time.sleep(0.1)
-    return False
 
 
 @pytest.fixture(scope="module")
@@ -101,11 +92,9 @@ def test_cache_aware_keeps_a_prefix_on_one_worker_and_survives_a_killed_worker(
         busy = next(w for w in routed.workers if split.get(w.name))
         spare = next(w for w in routed.workers if w is not busy)
         os.killpg(busy.record.pgid, signal.SIGKILL)
-        assert all_gone(tree(busy.pid) if psutil.pid_exists(busy.pid) else [busy.pid])
+        assert processes_gone(tree(busy.pid) if psutil.pid_exists(busy.pid) else [busy.pid], 20.0)
         assert routed.worker_health() == {busy.name: False, spare.name: True}
-        deadline = time.monotonic() + 10  # the notebook takes it out of the router
-        while time.monotonic() < deadline and not routed.removed:
-            time.sleep(0.1)
+        assert eventually(lambda: routed.removed)  # the notebook takes it out of the router
         result = routed.generate(prefix + "after the crash", max_new_tokens=2)
         assert result.meta_info["completion_tokens"] <= 2
         assert routed.readiness() == {"status": "ready", "healthy_workers": 1,
@@ -116,6 +105,6 @@ def test_cache_aware_keeps_a_prefix_on_one_worker_and_survives_a_killed_worker(
         ports = [routed.port, spare.port]
     finally:
         routed.stop()
-    assert all_gone(pids)
+    assert processes_gone(pids, 20.0)
     assert all(port_is_free("127.0.0.1", p) for p in ports)
     assert find_record("ca") is None and find_record("ca-w2") is None

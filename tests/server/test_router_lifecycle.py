@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import os
 import signal
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -23,6 +22,7 @@ from sgl_notebook.server.ports import port_is_free
 from sgl_notebook.server.registry import find_record, list_records
 from sgl_notebook.server.router_group import MemberPhase, Router
 from tests.fixtures.processes import session_processes
+from tests.fixtures.waits import eventually, processes_gone
 
 pytestmark = pytest.mark.usefixtures("no_leaks")
 
@@ -30,15 +30,6 @@ pytestmark = pytest.mark.usefixtures("no_leaks")
 def router_processes() -> list[psutil.Process]:
     """Every router process this test session started (its registry, not another worker's)."""
     return list(session_processes("sglang_router.launch_router"))
-
-
-def pids_gone(pids: list[int], within: float = 15.0) -> bool:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if all(not psutil.pid_exists(p) or psutil.Process(p).status() == "zombie" for p in pids):
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def tree(pid: int) -> list[int]:
@@ -92,7 +83,7 @@ def test_launch_serves_registers_and_stops_everything(group: Router) -> None:
     pids = tree(group.pid) + [p for w in group.workers for p in tree(w.pid)]
     ports = [group.port] + [w.port for w in group.workers]
     group.stop()
-    assert pids_gone(pids)
+    assert processes_gone(pids)
     assert all(port_is_free("127.0.0.1", p) for p in ports)
     assert find_record("grp") is None and find_record("grp-w1") is None
 
@@ -101,7 +92,7 @@ def test_cli_stop_of_the_router_stops_its_workers(group: Router) -> None:
     pids = [group.pid] + [w.pid for w in group.workers]
     out, err = io.StringIO(), io.StringIO()
     assert cli.main(["stop", "grp"], out=out, err=err) == 0, err.getvalue()
-    assert pids_gone(pids)
+    assert processes_gone(pids)
     assert [r for r in list_records() if r.name.startswith("grp")] == []
 
 
@@ -208,11 +199,9 @@ def test_a_kernel_that_goes_leaves_no_router_and_no_worker(
         manager.restart_kernel(now=True)
     else:
         manager.shutdown_kernel(now=False)
-    assert pids_gone(everything, within=20.0), [psutil.Process(p).cmdline() for p in everything
+    assert processes_gone(everything, 20.0), [psutil.Process(p).cmdline() for p in everything
                                                 if psutil.pid_exists(p)]
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and find_record("killed") is not None:
-        time.sleep(0.1)
+    assert eventually(lambda: find_record("killed") is None)
     assert find_record("killed") is None and find_record("killed-w1") is None
 
 
@@ -239,10 +228,7 @@ def test_an_api_key_guards_the_router_as_it_guards_a_server(fake_python: str) ->
 def test_a_dead_worker_is_taken_out_and_restart_brings_it_back(group: Router) -> None:
     dead, other = group.workers
     os.killpg(dead.record.pgid, signal.SIGKILL)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and group.removed != [dead.name]:
-        time.sleep(0.1)
-    assert group.removed == [dead.name]
+    assert eventually(lambda: group.removed == [dead.name]), group.removed
     assert group.readiness() == {"status": "ready", "healthy_workers": 1, "total_workers": 1}
     assert group.worker_health() == {dead.name: False, other.name: True}
     for _ in range(3):  # the other worker serves everything

@@ -30,10 +30,11 @@ class FakeServer:
     def is_alive(self):
         return self.alive
 
-def load(server, seconds, running, step=0.05):
-    """Log lines as a busy SGLang 0.4.10 server writes them, stamped with the current time."""
-    end, i = time.monotonic() + seconds, 0
-    while time.monotonic() < end:
+def load(server, until, running, step=0.05):
+    """Log lines as a busy SGLang 0.4.10 server writes them, stamped with the current time,
+    until ``until()`` says enough (at most a minute)."""
+    end, i = time.monotonic() + 60, 0
+    while not until() and time.monotonic() < end:
         i += 1
         now = datetime.now().replace(microsecond=0)
         server.stats.feed(format_sglang_batch_line(SchedulerStats(
@@ -49,7 +50,8 @@ servers = [FakeServer("alpha"), FakeServer("beta")]
 '''
 SHOW = "dash = dashboard(*servers)"
 LOAD = """
-threads = [threading.Thread(target=load, args=(s, 4.0, n + 2)) for n, s in enumerate(servers)]
+enough = lambda: dash.frames >= 4  # three frames drawn under load after the first
+threads = [threading.Thread(target=load, args=(s, enough, n + 2)) for n, s in enumerate(servers)]
 for t in threads: t.start()
 for t in threads: t.join()
 """
