@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.sgl-notebook-installed
 # Two workers (pytest-xdist): each test module runs on one of them, the slowest first.
-PYTEST_ARGS ?= -n 2 --dist loadgroup --durations=15
+PYTEST_ARGS ?= -n 2 --dist loadfile --durations=15
 
 .PHONY: demo test venv lint clean bench
 

@@ -12,8 +12,9 @@ import pytest
 # started under it (tests/fixtures/processes.py).
 os.environ["SGL_NOTEBOOK_REGISTRY_DIR"] = tempfile.mkdtemp(prefix="sgl-notebook-test-registry-")
 
-# The slowest modules start first, so that with `-n 2` (pytest-xdist, `--dist loadgroup`) neither
-# worker is left running one of them alone at the end.
+# With `-n 2 --dist loadfile` (pytest-xdist) each test module runs whole on one worker, so its
+# module fixtures (engines, kernels, the Binder environment) are made once. The slowest modules
+# start first, so that neither worker is left running one of them alone at the end.
 SLOW_FIRST = (
     "tests/test_binder.py",
     "tests/magics/test_notebooks.py",
@@ -29,11 +30,7 @@ pytest_plugins = [
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Each module runs on one worker (its module fixtures are made once), as one xdist group,
-    unless a test names its own group; the slowest modules go first."""
-    for item in items:
-        if not item.get_closest_marker("xdist_group"):
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+    """The slowest modules first (xdist hands modules out in collection order)."""
 
     def rank(item: pytest.Item) -> int:
         path = item.nodeid.split("::")[0]

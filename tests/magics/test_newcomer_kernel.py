@@ -315,7 +315,8 @@ def test_restart_refuses_what_it_cannot_restart(kernel, launched):
     unknown = kernel.run("%sgl restart nosuch")
     assert unknown.reply["content"]["ename"] == "UnknownServerError"
     assert "No server named 'nosuch'" in unknown.error()
-    url = kernel.ok(
+    url = kernel.ok(  # the import: this test may run first in its kernel
+        "import sgl_notebook\n"
         f"print([s.url for s in sgl_notebook.servers() if s.name == {NAME!r}][0])"
     ).stdout().strip()
     kernel.ok(f"%sgl connect {url} --name remote")
