@@ -15,6 +15,10 @@ def shell() -> Any:
     from IPython.testing.globalipapp import start_ipython
 
     ip = start_ipython() or get_ipython()  # one global shell per test process
+    if ip is None:  # an earlier module in this worker cleared the global instance
+        from IPython.core.interactiveshell import InteractiveShell
+
+        ip = InteractiveShell.instance()
     ip.run_line_magic("load_ext", "sgl_notebook")
     ip.display_formatter.formatters["text/html"].enabled = True
     return ip
