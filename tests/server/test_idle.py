@@ -10,7 +10,7 @@ import pytest
 import sgl_notebook as sn
 from sgl_notebook.server.errors import ServerStoppedError
 from sgl_notebook.server.idle import IdleMonitor
-from tests.fixtures.waits import eventually
+from tests.fixtures.waits import FakeClock, eventually
 
 pytestmark = pytest.mark.usefixtures("no_leaks")
 
@@ -48,13 +48,13 @@ def test_requests_seen_in_the_log_keep_it_alive(fake_python: str) -> None:
         seen = count_lines(server, '"GET /health')
         httpx.get(server.url + "/health", trust_env=False)
         wait_for_access_line(server, '"GET /health', seen)
-        assert (server.last_request_at or 0.0) < before_probe
+        assert server.last_request_at is not None and server.last_request_at < before_probe
         # a request from another client, seen only as an access line in the log, resets it
         before_request = time.monotonic()
         seen = count_lines(server, '"POST /generate')
         httpx.post(server.url + "/generate", json={"text": "x"}, trust_env=False)
         wait_for_access_line(server, '"POST /generate', seen)
-        assert (server.last_request_at or 0.0) >= before_request
+        assert server.last_request_at is not None and server.last_request_at >= before_request
         assert server.status == "ready" and server.is_alive()
     finally:
         server.stop()
@@ -91,14 +91,6 @@ def test_restart_disabled_gives_a_clear_error(fake_python: str) -> None:
 def test_bad_idle_timeout() -> None:
     with pytest.raises(ValueError, match="idle_timeout must be positive"):
         sn.launch("org/ok", engine="cpu", idle_timeout=0)
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_the_monitor_fires_once_after_the_timeout_without_touches() -> None:
