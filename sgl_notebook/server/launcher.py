@@ -88,7 +88,11 @@ class ServerProcess:
         return self.record.url
 
     def is_alive(self) -> bool:
-        return self.popen.poll() is None
+        if self.popen.poll() is not None:
+            return False
+        # poll() answers None without looking while another thread (the router group's worker
+        # watcher) is reaping the same process: ask the OS too.
+        return pid_create_time(self.popen.pid) is not None
 
     def stop(self, timeout: float = 10.0, save_log: Path | None = None) -> None:
         """Terminate the tree, wait, kill; drop the record, the watchdog and the log file

@@ -62,27 +62,72 @@ def test_missing_smollm2_package_names_the_install_command(
         resolve_model_folder("smollm2")
 
 
-@pytest.mark.smollm
-def test_two_processes_converting_at_once_both_succeed(tmp_path: Path) -> None:
-    import os
+# A writer that stages its copy, then waits until the other process has staged one too, so the
+# two renames really race (the real SmolLM2 conversion is covered by test_core_smollm.py).
+_RACING_WRITER = """
+import sys, time
+from pathlib import Path
+from sgl_notebook.engine.runners.transformers.publish import publish_folder
+
+target, arrived, me = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
+
+def write(staging):
+    (staging / "config.json").write_text(me)
+    (arrived / me).touch()
+    deadline = time.monotonic() + 120
+    while len(list(arrived.iterdir())) < 2:
+        if time.monotonic() > deadline:
+            raise SystemExit("the other writer never staged its copy")
+        time.sleep(0.01)
+
+print(publish_folder(target, write, ready_file="config.json"))
+"""
+
+
+def test_two_processes_publishing_at_once_both_get_the_whole_folder(tmp_path: Path) -> None:
     import subprocess
     import sys
 
-    code = (
-        "from sgl_notebook.engine.runners.transformers.model import ensure_smollm2_folder; "
-        "print(ensure_smollm2_folder())"
-    )
-    env = {**os.environ, "SGL_NOTEBOOK_CACHE_DIR": str(tmp_path)}
+    target, arrived = tmp_path / "cache" / "model", tmp_path / "arrived"
+    arrived.mkdir()
     procs = [
-        subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, text=True)
-        for _ in range(2)
+        subprocess.Popen(
+            [sys.executable, "-c", _RACING_WRITER, str(target), str(arrived), name],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        for name in ("first", "second")
     ]
-    outputs = [p.communicate(timeout=600)[0].strip() for p in procs]
-    assert [p.returncode for p in procs] == [0, 0]
-    folder = tmp_path / "SmolLM2-135M-Instruct-f32"
-    assert outputs == [str(folder), str(folder)]
-    assert (folder / "config.json").is_file() and (folder / "model.safetensors").is_file()
-    assert sorted(p.name for p in tmp_path.iterdir()) == [folder.name]  # no staging left over
+    results = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], results
+    assert [out.strip() for out, _ in results] == [str(target), str(target)]
+    assert sorted(p.name for p in arrived.iterdir()) == ["first", "second"]  # both staged
+    assert (target / "config.json").read_text() in ("first", "second")  # one whole copy won
+    assert [p.name for p in target.parent.iterdir()] == ["model"]  # no staging left over
+
+
+def test_a_published_folder_is_not_written_again(tmp_path: Path) -> None:
+    from sgl_notebook.engine.runners.transformers.publish import publish_folder
+
+    target = tmp_path / "model"
+    publish_folder(target, lambda staging: (staging / "config.json").write_text("1"), "config.json")
+
+    def must_not_run(staging: Path) -> None:
+        raise AssertionError("wrote a folder that was already there")
+
+    assert publish_folder(target, must_not_run, "config.json") == target
+    assert (target / "config.json").read_text() == "1"
+
+
+def test_a_failed_write_leaves_nothing_behind(tmp_path: Path) -> None:
+    from sgl_notebook.engine.runners.transformers.publish import publish_folder
+
+    def half_then_fail(staging: Path) -> None:
+        (staging / "model.safetensors").write_bytes(b"half")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        publish_folder(tmp_path / "model", half_then_fail, "config.json")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_folder_without_torch_installed_names_the_extra(

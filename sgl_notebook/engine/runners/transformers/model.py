@@ -12,8 +12,6 @@ depend on its batch mates.
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +26,7 @@ from ..resolve import (
     smollm2_gguf_path,
     usable_cores,
 )
+from .publish import publish_folder
 
 __all__ = ["DEFAULT_MODEL", "LoadedModel", "ModelLoadError", "load_model", "smollm2_gguf_path"]
 
@@ -102,18 +101,16 @@ def configure_threads(weight_bytes: int | None = None) -> int:
 def ensure_smollm2_folder() -> Path:
     """Convert the SmolLM2 GGUF to a cached safetensors folder once; return the folder.
 
-    The folder is written under a temporary name and renamed into place, so two processes
-    converting at once never see a half-written folder (the loser discards its copy).
+    Two processes converting at once never see a half-written folder (``publish_folder``).
     """
     target = cache_dir() / SMOLLM2_FOLDER
     if (target / "config.json").is_file():
         return target
     gguf = smollm2_gguf_path()
-    from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{SMOLLM2_FOLDER}-", dir=target.parent))
-    try:
+    def convert(staging: Path) -> None:
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
         kwargs = {"gguf_file": gguf.name}
         tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), **kwargs)
         model: Any = AutoModelForCausalLM.from_pretrained(
@@ -125,14 +122,8 @@ def ensure_smollm2_folder() -> Path:
             del model.config.quantization_config
         model.save_pretrained(str(staging), safe_serialization=True)
         tokenizer.save_pretrained(str(staging))
-        try:
-            os.rename(staging, target)
-        except OSError:
-            if not (target / "config.json").is_file():
-                raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return target
+
+    return publish_folder(target, convert, ready_file="config.json")
 
 
 def resolve_model_folder(model_path: str) -> Path:
