@@ -17,7 +17,6 @@ os.environ["SGL_NOTEBOOK_REGISTRY_DIR"] = tempfile.mkdtemp(prefix="sgl-notebook-
 # start first, so that neither worker is left running one of them alone at the end.
 SLOW_FIRST = (
     "tests/test_binder.py",
-    "tests/magics/test_notebooks.py",
     "tests/lab/browser/test_sidebar.py",
     "tests/magics/test_bench_kernel.py",
 )
