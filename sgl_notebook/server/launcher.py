@@ -92,7 +92,13 @@ class ServerProcess:
             return False
         # poll() answers None without looking while another thread (the router group's worker
         # watcher) is reaping the same process: ask the OS too.
-        return pid_create_time(self.popen.pid) is not None
+        if pid_create_time(self.popen.pid) is not None:
+            return True
+        # Gone, or a zombie: let Popen record the exit code (what a "killed by" message reads);
+        # when another thread is reaping it, that thread sets it in a moment.
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.popen.wait(timeout=1.0)
+        return False
 
     def stop(self, timeout: float = 10.0, save_log: Path | None = None) -> None:
         """Terminate the tree, wait, kill; drop the record, the watchdog and the log file

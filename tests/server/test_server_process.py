@@ -29,7 +29,8 @@ def test_a_killed_server_is_not_alive_while_another_thread_reaps_it() -> None:
         with popen._waitpid_lock:  # type: ignore[attr-defined]
             assert popen.poll() is None
             assert not process.is_alive()
+        assert not process.is_alive()  # the lock is free again: the exit code is known
+        assert popen.returncode == -9
     finally:
         popen.kill()
         popen.wait()
-    assert not process.is_alive()
