@@ -20,7 +20,8 @@ def ipshell() -> Any:
 
 @pytest.fixture
 def magics(ipshell: Any) -> Iterator[Any]:
-    """The SglMagics instance, reset after each test."""
+    """The SglMagics instance, reset after each test (its traits, and what ``%config`` left in
+    the shell's config, which a later ``reload_ext`` in this process would read again)."""
     from sgl_notebook.magics.core import SglMagics
 
     instance = next(c for c in ipshell.configurables if isinstance(c, SglMagics))
@@ -29,6 +30,7 @@ def magics(ipshell: Any) -> Iterator[Any]:
     instance.sessions.clear()
     for trait in ("max_tokens", "temperature", "stream", "update_rate", "default_engine"):
         instance.set_trait(trait, instance.trait_defaults(trait))
+    ipshell.config.pop("SglMagics", None)
 
 
 def run(shell: Any, source: str) -> Any:
